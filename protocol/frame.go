@@ -71,23 +71,37 @@ func ParseFrame(b []byte) (Frame, int, error) {
 		f.KeepAlive = true
 		return f, 4, nil
 	}
-	f.Type = pp.MessageType(b[4])
-	f.Payload = b[5 : 4+n : 4+n]
+	f, err = ParseFrameBody(b[4 : 4+n : 4+n])
+	if err != nil {
+		return f, 0, err
+	}
+	return f, 4 + n, nil
+}
+
+// ParseFrameBody parses a non-empty frame without its length prefix, for readers that
+// consume the prefix themselves. It checks the payload length of the fixed-size messages.
+func ParseFrameBody(b []byte) (Frame, error) {
+	var f Frame
+	if len(b) == 0 {
+		return f, fieldErr("frame", ErrTruncated, "no type byte")
+	}
+	f.Type = pp.MessageType(b[0])
+	f.Payload = b[1:]
 	switch f.Type {
 	case pp.Choke, pp.Unchoke, pp.Interested, pp.NotInterested:
 		if len(f.Payload) != 0 {
-			return f, 0, fieldErr("frame", ErrInvalid, "%v with %d payload bytes", f.Type, len(f.Payload))
+			return f, fieldErr("frame", ErrInvalid, "%v with %d payload bytes", f.Type, len(f.Payload))
 		}
 	case pp.Port:
 		if len(f.Payload) != 2 {
-			return f, 0, fieldErr("frame", ErrInvalid, "port with %d payload bytes", len(f.Payload))
+			return f, fieldErr("frame", ErrInvalid, "port with %d payload bytes", len(f.Payload))
 		}
 	case pp.Extended:
 		if len(f.Payload) < 1 {
-			return f, 0, fieldErr("frame", ErrTruncated, "extended message without id")
+			return f, fieldErr("frame", ErrTruncated, "extended message without id")
 		}
 	}
-	return f, 4 + n, nil
+	return f, nil
 }
 
 // AppendKeepAlive appends the 4 zero bytes of a keep-alive.

@@ -1,0 +1,325 @@
+package peerconn
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pp "github.com/anacrolix/torrent/peer_protocol"
+	"golang.org/x/time/rate"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// Config bounds one connection. Zero values take the defaults.
+type Config struct {
+	Upload       *rate.Limiter // shared by the connections of a node; nil = unlimited
+	Download     *rate.Limiter
+	QueueFrames  int           // outgoing frames queued at most (default 2048)
+	QueueBytes   int           // outgoing bytes queued at most (default 8 MiB)
+	KeepAlive    time.Duration // send a keep-alive after this much write silence (default 60 s)
+	IdleTimeout  time.Duration // close after this much read silence (default 150 s)
+	WriteTimeout time.Duration // close when one write blocks this long (default 30 s)
+}
+
+func (c *Config) defaults() {
+	if c.QueueFrames <= 0 {
+		c.QueueFrames = 2048
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 8 << 20
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 60 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 150 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 30 * time.Second
+	}
+}
+
+// NewLimiter returns a byte-rate limiter whose burst admits the largest frame, as WaitN
+// requires. bytesPerSecond <= 0 means unlimited (nil).
+func NewLimiter(bytesPerSecond int) *rate.Limiter {
+	if bytesPerSecond <= 0 {
+		return nil
+	}
+	burst := max(protocol.MaxFrameLen+4, bytesPerSecond/20)
+	return rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
+}
+
+// Inbound is one message from the peer, already parsed and checked.
+type Inbound struct {
+	Live      protocol.Message // a live message, or nil
+	Control   pp.MessageType   // choke, unchoke, interested or not interested when Live is nil
+	Pex       []byte           // a ut_pex payload, when Live is nil and Pex is not
+	WireBytes int              // frame size including the length prefix
+}
+
+// ErrQueueFull is returned by Send when the peer does not drain its queue fast enough.
+var ErrQueueFull = errors.New("write queue full")
+
+// ErrClosed is returned by Send after the connection ended.
+var ErrClosed = errors.New("connection closed")
+
+type outFrame struct {
+	hdr  []byte
+	body []byte // written after hdr without copying; may alias stored piece data
+}
+
+// Conn is a running peer connection. Its reader and writer goroutines own the socket; Send
+// and Close may be called from any goroutine.
+type Conn struct {
+	nc     net.Conn
+	cfg    Config
+	local  protocol.ExtHandshake
+	remote Remote
+
+	out         chan outFrame
+	queuedBytes atomic.Int64
+	closed      chan struct{}
+	closeOnce   sync.Once
+	err         error
+	wg          sync.WaitGroup
+	sent, recvd atomic.Int64
+}
+
+// Start launches the reader and writer. deliver is called from the reader for each message
+// in order; it may block (that pushes back on the socket) and returns false to stop. done is
+// called once, after both goroutines have exited, with the reason.
+func Start(nc net.Conn, local protocol.ExtHandshake, remote Remote, cfg Config,
+	deliver func(Inbound) bool, done func(error)) *Conn {
+	cfg.defaults()
+	c := &Conn{nc: nc, cfg: cfg, local: local, remote: remote,
+		out: make(chan outFrame, cfg.QueueFrames), closed: make(chan struct{})}
+	nc.SetDeadline(time.Time{})
+	c.wg.Add(2)
+	go func() { defer c.wg.Done(); c.Close(c.readLoop(deliver)) }()
+	go func() { defer c.wg.Done(); c.Close(c.writeLoop()) }()
+	go func() { c.wg.Wait(); done(c.err) }()
+	return c
+}
+
+// Remote returns what the peer said in its handshakes.
+func (c *Conn) Remote() Remote { return c.remote }
+
+// Addr is the peer's network address.
+func (c *Conn) Addr() net.Addr { return c.nc.RemoteAddr() }
+
+// Close ends the connection; the first error given is the reason reported to done.
+func (c *Conn) Close(err error) {
+	c.closeOnce.Do(func() {
+		if err == nil {
+			err = ErrClosed
+		}
+		c.err = err
+		close(c.closed)
+		c.nc.Close()
+	})
+}
+
+// Counters returns the bytes written and read so far, framing included.
+func (c *Conn) Counters() (sent, received int64) { return c.sent.Load(), c.recvd.Load() }
+
+// QueuedBytes is how much is waiting to be written: the engine's view of this peer's backlog.
+func (c *Conn) QueuedBytes() int { return int(c.queuedBytes.Load()) }
+
+// Send queues a live message without blocking. DATA blocks are not copied: the caller must
+// not modify them afterwards.
+func (c *Conn) Send(m protocol.Message) error {
+	if d, ok := m.(protocol.Data); ok {
+		hdr := protocol.AppendDataFrameHeader(make([]byte, 0, 4+2+protocol.DataHeaderLen), c.remote.Ext.LiveID, d.Piece, d.Offset, len(d.Block))
+		return c.enqueue(outFrame{hdr: hdr, body: d.Block})
+	}
+	return c.enqueue(outFrame{hdr: protocol.AppendLive(nil, c.remote.Ext.LiveID, m)})
+}
+
+// SendControl queues choke, unchoke, interested or not interested.
+func (c *Conn) SendControl(t pp.MessageType) error {
+	return c.enqueue(outFrame{hdr: protocol.AppendSimple(nil, t)})
+}
+
+// SendPex queues a ut_pex payload, if the peer offered ut_pex.
+func (c *Conn) SendPex(payload []byte) error {
+	if c.remote.Ext.PexID == 0 {
+		return nil
+	}
+	hdr := protocol.AppendExtendedHeader(nil, c.remote.Ext.PexID, len(payload))
+	return c.enqueue(outFrame{hdr: hdr, body: payload})
+}
+
+func (c *Conn) enqueue(f outFrame) error {
+	n := int64(len(f.hdr) + len(f.body))
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	if c.queuedBytes.Load()+n > int64(c.cfg.QueueBytes) {
+		return ErrQueueFull
+	}
+	select {
+	case c.out <- f:
+		c.queuedBytes.Add(n)
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+func (c *Conn) writeLoop() error {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	keepAlive := time.NewTimer(c.cfg.KeepAlive)
+	defer keepAlive.Stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	write := func(f outFrame) error {
+		n := len(f.hdr) + len(f.body)
+		if c.cfg.Upload != nil {
+			if err := c.cfg.Upload.WaitN(ctx, n); err != nil {
+				return err
+			}
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+		bw.Write(f.hdr)
+		bw.Write(f.body)
+		c.queuedBytes.Add(-int64(n))
+		c.sent.Add(int64(n))
+		return nil
+	}
+	for {
+		select {
+		case <-c.closed:
+			return nil
+		case f := <-c.out:
+			if err := write(f); err != nil {
+				return err
+			}
+			// Drain what is queued before flushing, so small messages share a segment.
+			for drained := false; !drained; {
+				select {
+				case f := <-c.out:
+					if err := write(f); err != nil {
+						return err
+					}
+				default:
+					drained = true
+				}
+			}
+			if err := bw.Flush(); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			keepAlive.Reset(c.cfg.KeepAlive)
+		case <-keepAlive.C:
+			c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+			if _, err := c.nc.Write(protocol.AppendKeepAlive(nil)); err != nil {
+				return fmt.Errorf("write keep-alive: %w", err)
+			}
+			keepAlive.Reset(c.cfg.KeepAlive)
+		}
+	}
+}
+
+func (c *Conn) readLoop(deliver func(Inbound) bool) error {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.closed:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var prefix [4]byte
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
+		if _, err := io.ReadFull(br, prefix[:]); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		n, err := protocol.ParseFrameLen(prefix[:])
+		if err != nil {
+			return err
+		}
+		c.recvd.Add(int64(4 + n))
+		if n == 0 {
+			continue
+		}
+		if c.cfg.Download != nil {
+			if err := c.cfg.Download.WaitN(ctx, 4+n); err != nil {
+				return err
+			}
+		}
+		// A fresh buffer per frame: parsed messages alias it and outlive this loop iteration.
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		in, err := c.decode(buf)
+		if err != nil {
+			return err
+		}
+		if in == nil {
+			continue
+		}
+		in.WireBytes = 4 + n
+		if !deliver(*in) {
+			return ErrClosed
+		}
+	}
+}
+
+// decode turns one frame body into an Inbound, nil for frames a live peer ignores.
+func (c *Conn) decode(buf []byte) (*Inbound, error) {
+	f, err := protocol.ParseFrameBody(buf)
+	if err != nil {
+		return nil, err
+	}
+	switch protocol.Classify(f.Type) {
+	case protocol.FrameClose:
+		return nil, fmt.Errorf("%w: message type %d is not used by live peers", protocol.ErrInvalid, f.Type)
+	case protocol.FrameIgnore:
+		return nil, nil
+	}
+	switch f.Type {
+	case pp.Port:
+		return nil, nil
+	case pp.Extended:
+	default:
+		return &Inbound{Control: f.Type}, nil
+	}
+	id, body, err := protocol.SplitExtended(f.Payload)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case id == c.local.LiveID:
+		m, err := protocol.ParseMessage(body)
+		if errors.Is(err, protocol.ErrUnknownType) {
+			return nil, nil // a newer peer's message type: ignored by design
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &Inbound{Live: m}, nil
+	case id == c.local.PexID && id != 0:
+		return &Inbound{Pex: body}, nil
+	}
+	// A repeated extended handshake or an extension we did not offer.
+	return nil, nil
+}
