@@ -26,6 +26,9 @@ type Config struct {
 	KeepAlive    time.Duration // send a keep-alive after this much write silence (default 60 s)
 	IdleTimeout  time.Duration // close after this much read silence (default 150 s)
 	WriteTimeout time.Duration // close when one write blocks this long (default 30 s)
+	// OnDataWritten is called by the writer with the block length of each DATA frame once
+	// it is handed to the socket, so the engine can give the peer more upload credit.
+	OnDataWritten func(blockBytes int)
 }
 
 func (c *Config) defaults() {
@@ -73,6 +76,7 @@ var ErrClosed = errors.New("connection closed")
 type outFrame struct {
 	hdr  []byte
 	body []byte // written after hdr without copying; may alias stored piece data
+	data bool   // a DATA frame: report len(body) to OnDataWritten
 }
 
 // Conn is a running peer connection. Its reader and writer goroutines own the socket; Send
@@ -137,7 +141,7 @@ func (c *Conn) QueuedBytes() int { return int(c.queuedBytes.Load()) }
 func (c *Conn) Send(m protocol.Message) error {
 	if d, ok := m.(protocol.Data); ok {
 		hdr := protocol.AppendDataFrameHeader(make([]byte, 0, 4+2+protocol.DataHeaderLen), c.remote.Ext.LiveID, d.Piece, d.Offset, len(d.Block))
-		return c.enqueue(outFrame{hdr: hdr, body: d.Block})
+		return c.enqueue(outFrame{hdr: hdr, body: d.Block, data: true})
 	}
 	return c.enqueue(outFrame{hdr: protocol.AppendLive(nil, c.remote.Ext.LiveID, m)})
 }
@@ -200,6 +204,9 @@ func (c *Conn) writeLoop() error {
 		bw.Write(f.body)
 		c.queuedBytes.Add(-int64(n))
 		c.sent.Add(int64(n))
+		if f.data && c.cfg.OnDataWritten != nil {
+			c.cfg.OnDataWritten(len(f.body))
+		}
 		return nil
 	}
 	for {
