@@ -138,13 +138,13 @@ func sampleRecords() (protocol.Descriptor, []protocol.Record, [][]byte, []string
 	initData := prototest.SegmentData("init 1", 700)
 	init := protocol.Record{InfoHash: d.Stream.InfoHash(), Rendition: 1, Flags: protocol.FlagInit,
 		MediaSeq: 7, Published: prototest.Epoch.Add(time.Minute), InitPiece: protocol.NoPiece,
-		FirstPiece: 2000, Length: uint64(len(initData)), URI: "360p/init.mp4", Hashes: protocol.HashPieces(initData, d.PieceSize)}
+		FirstPiece: 2000, Length: uint64(len(initData)), URI: "init.mp4", Hashes: protocol.HashPieces(initData, d.PieceSize)}
 	must(init.Sign(&d, key))
 	mediaData := prototest.SegmentData("fragment 7", 70000)
 	media := protocol.Record{InfoHash: d.Stream.InfoHash(), Rendition: 1, Flags: protocol.FlagDiscontinuity | protocol.FlagEnd,
 		MediaSeq: 7, DiscontinuitySeq: 3, Duration: 1_998_000 * time.Microsecond,
 		Published: prototest.Epoch.Add(time.Minute + 10*time.Millisecond), InitPiece: 2000, FirstPiece: 2001,
-		Length: uint64(len(mediaData)), OriginOffset: 1_048_576, URI: "360p/all.m4s",
+		Length: uint64(len(mediaData)), OriginOffset: 1_048_576, URI: "all.m4s",
 		Hashes: protocol.HashPieces(mediaData, d.PieceSize)}
 	must(media.Sign(&d, key))
 	return d, []protocol.Record{ts, init, media}, [][]byte{tsData, initData, mediaData},

@@ -77,7 +77,7 @@ func Record(d *protocol.Descriptor, seq, firstPiece uint64, data []byte) protoco
 		InitPiece:       protocol.NoPiece,
 		FirstPiece:      firstPiece,
 		Length:          uint64(len(data)),
-		URI:             "720p/seg" + strconv.FormatUint(seq, 10) + ".ts",
+		URI:             "seg" + strconv.FormatUint(seq, 10) + ".ts", // relative to the rendition playlist
 		Hashes:          protocol.HashPieces(data, d.PieceSize),
 	}
 	if err := r.Sign(d, PublisherKey()); err != nil {

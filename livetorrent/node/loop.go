@@ -1,0 +1,189 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	pp "github.com/anacrolix/torrent/peer_protocol"
+
+	"github.com/livetorrent/livetorrent/livetorrent"
+	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// Stats are the node's own counters, read through Do.
+type Stats struct {
+	Connected      int
+	Accepted       int64 // incoming connections that completed the handshakes
+	Dialled        int64 // outgoing connections that completed the handshakes
+	Refused        int64 // connections refused or failed before the handshakes completed
+	Banned         int64
+	BytesSent      int64 // all frames, closed connections included
+	BytesReceived  int64
+	Delivered      int64
+	Skipped        int64
+	OriginFetches  int64
+	OriginBytes    int64
+	OriginFailures int64
+}
+
+// handle runs one event through the core and carries out the actions. Events that acting
+// produces (credit for dropped DATA) are queued and handled after, because the core reuses
+// its action buffer and must not be re-entered.
+func (n *Node) handle(ev livetorrent.Event) {
+	n.deferred = append(n.deferred, ev)
+	for len(n.deferred) > 0 {
+		ev := n.deferred[0]
+		n.deferred = n.deferred[1:]
+		for _, a := range n.core.Handle(time.Now(), ev) {
+			n.act(a)
+		}
+	}
+	n.deferred = n.deferred[:0:cap(n.deferred)]
+}
+
+func (n *Node) act(a livetorrent.Action) {
+	switch a.Kind {
+	case livetorrent.ActSend:
+		c := n.conns[a.Peer]
+		if c == nil {
+			n.dropped(a)
+			return
+		}
+		if err := c.Send(a.Msg); err != nil {
+			n.dropped(a)
+			if errors.Is(err, peerconn.ErrQueueFull) {
+				c.Close(errQueueFull)
+			}
+		}
+	case livetorrent.ActControl:
+		if c := n.conns[a.Peer]; c != nil {
+			if err := c.SendControl(pp.MessageType(a.Control)); errors.Is(err, peerconn.ErrQueueFull) {
+				c.Close(errQueueFull)
+			}
+		}
+	case livetorrent.ActClose:
+		c := n.conns[a.Peer]
+		if c == nil {
+			return
+		}
+		n.log.Info("closing peer", "peer", c.Addr(), "err", a.Err, "ban", a.Ban)
+		if a.Ban {
+			n.bans.add(banKey(c.Addr().String()), time.Now())
+			n.bans.add(idKey(c.Remote().PeerID), time.Now())
+			n.stats.Banned++
+		}
+		c.Close(fmt.Errorf("engine: %w", a.Err))
+	case livetorrent.ActDeliver, livetorrent.ActSkip:
+		skipped := a.Kind == livetorrent.ActSkip
+		if skipped {
+			n.stats.Skipped++
+		} else {
+			n.stats.Delivered++
+		}
+		if n.cfg.OnDeliver != nil {
+			n.cfg.OnDeliver(*a.Delivery, skipped)
+		}
+	case livetorrent.ActFetchOrigin:
+		n.stats.OriginFetches++
+		go n.fetchOrigin(*a.Fetch)
+	case livetorrent.ActWakeAt:
+		d := time.Until(a.At)
+		if !n.wake.Stop() {
+			select {
+			case <-n.wake.C:
+			default:
+			}
+		}
+		n.wake.Reset(max(d, 0))
+	}
+}
+
+// dropped returns the upload credit of a DATA block that will never be written.
+func (n *Node) dropped(a livetorrent.Action) {
+	if d, ok := a.Msg.(protocol.Data); ok {
+		n.deferred = append(n.deferred, livetorrent.Written{Peer: a.Peer, Bytes: len(d.Block)})
+	}
+}
+
+// register adds a connection that completed both handshakes; it runs on the loop.
+func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, outbound bool, dialAddr string) {
+	if _, dup := n.byID[r.PeerID]; dup || n.bans.banned(idKey(r.PeerID), time.Now()) {
+		n.stats.Refused++
+		nc.Close()
+		return
+	}
+	n.next++
+	h := n.next
+	cfg := n.cfg.Conn
+	cfg.Upload, cfg.Download = n.up, n.down
+	cfg.OnDataWritten = func(b int) {
+		select {
+		case n.events <- livetorrent.Written{Peer: h, Bytes: b}:
+		case <-ctx.Done():
+		}
+	}
+	hello := n.currentHello()
+	c := peerconn.Start(nc, hello.Ext, r, cfg,
+		func(in peerconn.Inbound) bool { return n.post(ctx, inbound(h, in)) },
+		func(err error) {
+			select {
+			case n.calls <- func() { n.unregister(h, err) }:
+			case <-ctx.Done():
+			}
+		})
+	n.conns[h] = c
+	n.byID[r.PeerID] = h
+	if dialAddr != "" {
+		n.byAddr[dialAddr] = h
+	}
+	n.stats.Connected = len(n.conns)
+	if outbound {
+		n.stats.Dialled++
+	} else {
+		n.stats.Accepted++
+	}
+	n.handle(livetorrent.PeerUp{Peer: h, Addr: nc.RemoteAddr().String(), Outbound: outbound, Ext: r.Ext})
+}
+
+func (n *Node) unregister(h livetorrent.PeerHandle, err error) {
+	c := n.conns[h]
+	if c == nil {
+		return
+	}
+	sent, recvd := c.Counters()
+	n.stats.BytesSent += sent
+	n.stats.BytesReceived += recvd
+	delete(n.conns, h)
+	delete(n.byID, c.Remote().PeerID)
+	for a, hh := range n.byAddr {
+		if hh == h {
+			delete(n.byAddr, a)
+			n.dialer.disconnected(a, time.Now())
+		}
+	}
+	n.stats.Connected = len(n.conns)
+	n.log.Debug("peer gone", "peer", c.Addr(), "err", err)
+	n.handle(livetorrent.PeerDown{Peer: h, Err: err})
+}
+
+// snapshot returns the stats with the counters of open connections added.
+func (n *Node) snapshot() Stats {
+	s := n.stats
+	for _, c := range n.conns {
+		sent, recvd := c.Counters()
+		s.BytesSent += sent
+		s.BytesReceived += recvd
+	}
+	return s
+}
+
+func inbound(h livetorrent.PeerHandle, in peerconn.Inbound) livetorrent.Event {
+	if in.Live != nil {
+		return livetorrent.Received{Peer: h, Msg: in.Live}
+	}
+	return livetorrent.ControlReceived{Peer: h, Kind: livetorrent.Control(in.Control)}
+}

@@ -1,0 +1,242 @@
+// Package node runs a swarm engine core over real sockets. One goroutine, the loop, owns the
+// core and the connection table: every socket event, timer and publish request reaches it
+// through a bounded channel, and the actions the core returns are carried out from there
+// without blocking (sends are queued on the connection, fetches run in their own goroutine).
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/livetorrent/livetorrent/livetorrent"
+	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// Config of a node. Zero values take defaults; Swarm.Stream is required.
+type Config struct {
+	Swarm  livetorrent.Config
+	Listen string   // TCP address to accept peers on, e.g. "127.0.0.1:0"; empty = do not listen
+	Peers  []string // addresses dialled at start and re-dialled with backoff while the node runs
+	PeerID [20]byte // zero = random with the LiveTorrent prefix
+
+	UploadRate   int // bytes per second over all connections, 0 = unlimited
+	DownloadRate int
+	Conn         peerconn.Config
+
+	MaxHalfOpen      int           // concurrent outgoing handshakes (default 16)
+	HandshakeTimeout time.Duration // default 10 s
+	BanFor           time.Duration // default 1 h
+	// Dial opens outgoing connections (default net.Dialer). Tests replace it to cut routes.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// HTTP fetches origin pieces (default a client with a 10 s timeout).
+	HTTP   *http.Client
+	Logger *slog.Logger
+	// OnDeliver receives each segment the core delivers or skips (skipped = true), from the
+	// loop goroutine: it must not block.
+	OnDeliver func(d livetorrent.Delivery, skipped bool)
+}
+
+// Node is a running swarm member: a publisher (seeder) or a viewer.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	core   *livetorrent.Swarm
+	ln     net.Listener
+	hello  peerconn.Hello
+	events chan livetorrent.Event
+	calls  chan func()
+
+	// Owned by the loop goroutine.
+	conns    map[livetorrent.PeerHandle]*peerconn.Conn
+	byID     map[[20]byte]livetorrent.PeerHandle
+	byAddr   map[string]livetorrent.PeerHandle
+	next     livetorrent.PeerHandle
+	wake     *time.Timer
+	dialer   *dialer
+	bans     *bans
+	stats    Stats
+	deferred []livetorrent.Event
+	helloMu  sync.Mutex
+	halfOpen chan struct{}
+	up, down *rate.Limiter // shared by all connections
+}
+
+// New prepares a node; it binds the listener at once so Addr is known before Run.
+func New(cfg Config) (*Node, error) {
+	if cfg.MaxHalfOpen <= 0 {
+		cfg.MaxHalfOpen = 16
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.BanFor <= 0 {
+		cfg.BanFor = time.Hour
+	}
+	if cfg.Dial == nil {
+		d := &net.Dialer{Timeout: cfg.HandshakeTimeout}
+		cfg.Dial = d.DialContext
+	}
+	if cfg.HTTP == nil {
+		cfg.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PeerID == ([20]byte{}) {
+		copy(cfg.PeerID[:], protocol.PeerIDPrefix)
+		rand.Read(cfg.PeerID[len(protocol.PeerIDPrefix):])
+	}
+	core, err := livetorrent.New(cfg.Swarm)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, core: core,
+		events:   make(chan livetorrent.Event, 4096),
+		calls:    make(chan func(), 16),
+		conns:    map[livetorrent.PeerHandle]*peerconn.Conn{},
+		byID:     map[[20]byte]livetorrent.PeerHandle{},
+		byAddr:   map[string]livetorrent.PeerHandle{},
+		bans:     newBans(cfg.BanFor),
+		halfOpen: make(chan struct{}, cfg.MaxHalfOpen),
+		up:       peerconn.NewLimiter(cfg.UploadRate),
+		down:     peerconn.NewLimiter(cfg.DownloadRate),
+	}
+	if cfg.Listen != "" {
+		if n.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+	}
+	n.refreshHello()
+	return n, nil
+}
+
+// Addr is the listening address, or nil.
+func (n *Node) Addr() net.Addr {
+	if n.ln == nil {
+		return nil
+	}
+	return n.ln.Addr()
+}
+
+// PeerID is this node's peer id.
+func (n *Node) PeerID() [20]byte { return n.cfg.PeerID }
+
+// Publish hands a new segment (or descriptor) to a publisher node. It blocks while the loop
+// is busy, until ctx ends.
+func (n *Node) Publish(ctx context.Context, p livetorrent.Publish) error {
+	select {
+	case n.events <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Do runs fn on the loop goroutine with the core and a snapshot of the node's counters, for
+// reading state (stats, metrics). fn must not keep the core.
+func (n *Node) Do(ctx context.Context, fn func(core *livetorrent.Swarm, s Stats)) error {
+	done := make(chan struct{})
+	select {
+	case n.calls <- func() { fn(n.core, n.snapshot()); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run serves until ctx ends, then closes every connection.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if n.ln != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.acceptLoop(ctx) }()
+		context.AfterFunc(ctx, func() { n.ln.Close() })
+	}
+	n.dialer = newDialer(n, ctx, &wg)
+	for _, a := range n.cfg.Peers {
+		n.dialer.add(a)
+	}
+	n.wake = time.NewTimer(time.Hour)
+	defer n.wake.Stop()
+	n.handle(livetorrent.Tick{})
+	tick := time.NewTicker(n.tickEvery())
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			for _, c := range n.conns {
+				c.Close(ctx.Err())
+			}
+			wg.Wait()
+			return nil
+		case ev := <-n.events:
+			n.handle(ev)
+		case fn := <-n.calls:
+			fn()
+		case <-n.wake.C:
+			n.handle(livetorrent.Tick{})
+		case <-tick.C:
+			// Housekeeping independent of the core's timers: dial retries and the
+			// extended handshake our next connections will send.
+			n.refreshHello()
+			n.dialer.poll(time.Now())
+		}
+	}
+}
+
+func (n *Node) tickEvery() time.Duration {
+	if d := n.cfg.Swarm.TickInterval; d > 0 {
+		return max(d, 100*time.Millisecond)
+	}
+	return 250 * time.Millisecond
+}
+
+// post delivers an event to the loop from another goroutine; false once ctx has ended.
+func (n *Node) post(ctx context.Context, ev livetorrent.Event) bool {
+	select {
+	case n.events <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (n *Node) refreshHello() {
+	ext := n.core.LocalExtHandshake()
+	ext.LiveID = liveID
+	ext.Client = "LiveTorrent/0.1"
+	if n.ln != nil {
+		ext.Port = uint16(n.ln.Addr().(*net.TCPAddr).Port)
+	}
+	n.helloMu.Lock()
+	n.hello = peerconn.Hello{InfoHash: n.cfg.Swarm.Stream.InfoHash(), PeerID: n.cfg.PeerID, Ext: ext}
+	n.helloMu.Unlock()
+}
+
+func (n *Node) currentHello() peerconn.Hello {
+	n.helloMu.Lock()
+	defer n.helloMu.Unlock()
+	return n.hello
+}
+
+// liveID is the extended message id we receive live messages on.
+const liveID = 1
+
+var errQueueFull = errors.New("peer is not reading: write queue full")
