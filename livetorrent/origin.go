@@ -1,0 +1,158 @@
+package livetorrent
+
+import (
+	"net/url"
+	"time"
+)
+
+// originState tracks fetches of pieces from the origin, the fallback that keeps a viewer
+// never worse than plain HLS: a piece whose deadline is near and that no peer is about to
+// deliver is fetched by HTTP range request while peers keep trying.
+type originState struct {
+	inflight map[uint64]time.Time // piece -> when asked
+	backoff  map[uint64]time.Time // piece -> no new fetch before
+	base     *url.URL
+	baseFor  string
+}
+
+// originRetry is how long a failed piece waits before another origin fetch.
+const originRetry = 2 * time.Second
+
+func (o *originState) forget(g *segment) {
+	for i := range g.verified {
+		delete(o.backoff, g.piece(i))
+	}
+}
+
+func (s *Swarm) originCheck() {
+	o := &s.origin
+	if s.cfg.DisableOrigin || s.desc == nil || s.desc.Origin == "" || !s.play.tuned {
+		return
+	}
+	if o.inflight == nil {
+		o.inflight = make(map[uint64]time.Time)
+		o.backoff = make(map[uint64]time.Time)
+	}
+	// A fetch the driver never answered is forgotten after the request timeout.
+	for piece, at := range o.inflight {
+		if s.now.Sub(at) > s.cfg.RequestTimeout {
+			delete(o.inflight, piece)
+		}
+	}
+	for piece, until := range o.backoff {
+		if !s.now.Before(until) {
+			delete(o.backoff, piece)
+		}
+	}
+	s.ensureOrder()
+	lead := s.now.Add(s.cfg.OriginLead)
+	for _, e := range s.pick.order {
+		if len(o.inflight) >= s.cfg.MaxOriginFetches {
+			return
+		}
+		g, i := e.g, e.i
+		if g.verified[i] || !g.wanted || g.rec.URI == "" {
+			continue
+		}
+		dl := s.play.deadline(g)
+		piece := g.piece(i)
+		if dl.After(lead) || s.peersWillMakeIt(g, i, dl) {
+			continue
+		}
+		if _, busy := o.inflight[piece]; busy {
+			continue
+		}
+		if _, wait := o.backoff[piece]; wait {
+			continue
+		}
+		u := s.segmentURL(g)
+		if u == "" {
+			continue
+		}
+		o.inflight[piece] = s.now
+		s.stats.OriginFetches++
+		s.out = append(s.out, Action{Kind: ActFetchOrigin, Fetch: &OriginFetch{Piece: piece, URL: u,
+			Offset: g.rec.OriginOffset + g.rec.PieceOffset(piece, s.ps), Length: g.pieceLen(i, s.ps)}})
+	}
+}
+
+// peersWillMakeIt reports whether every missing block of the piece is requested from a
+// peer expected to deliver it before the deadline and not yet overdue.
+func (s *Swarm) peersWillMakeIt(g *segment, i int, dl time.Time) bool {
+	pc := g.parts[i]
+	if pc == nil || pc.nFree > 0 {
+		return false
+	}
+	for _, bs := range pc.blocks {
+		if bs.got {
+			continue
+		}
+		ok := false
+		for k := 0; k < int(bs.nreq); k++ {
+			if e := bs.reqs[k].expect; !e.After(dl) && !s.now.After(e) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// segmentURL resolves a record's URI against its rendition playlist and the origin.
+func (s *Swarm) segmentURL(g *segment) string {
+	o := &s.origin
+	if o.baseFor != s.desc.Origin {
+		o.base, _ = url.Parse(s.desc.Origin)
+		o.baseFor = s.desc.Origin
+	}
+	if o.base == nil {
+		return ""
+	}
+	rend, ok := s.desc.Rendition(g.rec.Rendition)
+	if !ok {
+		return ""
+	}
+	ru, err := url.Parse(rend.URI)
+	if err != nil {
+		return ""
+	}
+	su, err := url.Parse(g.rec.URI)
+	if err != nil {
+		return ""
+	}
+	u := o.base.ResolveReference(ru).ResolveReference(su)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return ""
+	}
+	return u.String()
+}
+
+func (s *Swarm) onOriginData(e OriginData) {
+	o := &s.origin
+	delete(o.inflight, e.Piece)
+	g := s.st.find(e.Piece)
+	if g == nil || g.verified[g.index(e.Piece)] {
+		return
+	}
+	i := g.index(e.Piece)
+	err := e.Err
+	if err == nil && len(e.Data) != g.pieceLen(i, s.ps) {
+		err = ErrBadData
+	}
+	if err == nil {
+		err = g.rec.VerifyPiece(e.Piece, e.Data)
+	}
+	if err != nil {
+		s.stats.OriginFailures++
+		if o.backoff != nil {
+			o.backoff[e.Piece] = s.now.Add(originRetry)
+		}
+		return
+	}
+	s.st.ensureData(g)
+	copy(g.pieceBytes(i, s.ps), e.Data)
+	s.stats.BytesFromOrigin += int64(len(e.Data))
+	s.markVerified(g, i)
+}

@@ -1,0 +1,431 @@
+package livetorrent
+
+import (
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// peer is everything the core knows about one connection.
+type peer struct {
+	h        PeerHandle
+	slot     int // small integer for peerSet bitsets, reused after the peer leaves
+	addr     string
+	outbound bool
+	ext      protocol.ExtHandshake
+	upAt     time.Time
+	gone     bool // closed or down: pending work for it is skipped
+
+	window protocol.Window // the peer's advertised window; its pieces below First are forgotten
+	have   rangeSet        // pieces it announced
+	dseq   uint64          // descriptor sequence it holds (as far as we know)
+
+	amChoking, amInterested     bool
+	peerChoking, peerInterested bool
+	optimistic                  bool
+	lastUseful                  time.Time // it last had something we wanted
+
+	// Requests we sent, oldest first. Cancelled entries stay until they expire so that a
+	// block racing the cancel is not counted as unrequested.
+	sent       []sentReq
+	nActive    int
+	outBytes   int
+	backoff    []pieceUntil // pieces not to ask it for until a time (after a REJECT)
+	queuedFill bool
+	depthCap   int // after a REJECT(queue full): fewer requests until it recovers
+
+	// Requests it sent us, served in order within our upload credit.
+	queue    fifo
+	inflight int  // DATA bytes handed to the driver and not yet reported written
+	waiting  bool // in uploadState.waiting
+
+	// Measurements.
+	rate        float64 // bytes/s it delivers to us while it has requests outstanding (EWMA)
+	recvRate    float64 // bytes/s it delivers to us, averaged over time (EWMA): tit-for-tat
+	sendRate    float64 // bytes/s we upload to it (EWMA)
+	latency     time.Duration
+	busySince   time.Time
+	busy        time.Duration
+	tickDown    int
+	tickUp      int
+	tickRecv    int
+	lastRate    time.Time
+	bytesDown   int64
+	bytesUp     int64
+	unrequested int
+	strikes     int
+
+	records bucket
+	haves   bucket
+
+	// Publisher.
+	spread     float64        // credit for pieces it re-uploaded
+	publicTo   uint64         // every piece below this has been announced to it
+	pubRejects map[uint64]int // piece -> requests refused for the copy limit
+}
+
+type sentReq struct {
+	ref       protocol.BlockRef
+	at        time.Time
+	cancelled bool
+	idle      bool // nothing else was outstanding: the answer measures latency
+}
+
+type pieceUntil struct {
+	piece uint64
+	until time.Time
+	n     int // refusals after the first
+}
+
+// fifo is a peer's queue of requests to serve. Each entry carries a node-wide arrival
+// number, so that requests are served in arrival order across peers.
+type fifo struct {
+	buf  []queued
+	head int
+}
+
+type queued struct {
+	ref protocol.BlockRef
+	seq uint64
+}
+
+func (q *fifo) len() int      { return len(q.buf) - q.head }
+func (q *fifo) front() queued { return q.buf[q.head] }
+func (q *fifo) push(r queued) { q.buf = append(q.buf, r) }
+func (q *fifo) pop() protocol.BlockRef {
+	r := q.buf[q.head].ref
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	} else if q.head > 64 && q.head*2 > len(q.buf) {
+		n := copy(q.buf, q.buf[q.head:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	return r
+}
+
+// remove deletes the first entry for r.
+func (q *fifo) remove(r protocol.BlockRef) bool {
+	for i := q.head; i < len(q.buf); i++ {
+		if q.buf[i].ref == r {
+			copy(q.buf[i:], q.buf[i+1:])
+			q.buf = q.buf[:len(q.buf)-1]
+			return true
+		}
+	}
+	return false
+}
+
+func (q *fifo) clear() { q.buf, q.head = q.buf[:0], 0 }
+
+func (s *Swarm) onPeerUp(e PeerUp) {
+	if s.byHandle[e.Peer] != nil {
+		return
+	}
+	if len(s.peers) >= s.cfg.MaxPeers {
+		s.out = append(s.out, Action{Kind: ActClose, Peer: e.Peer, Err: ErrTooManyPeers})
+		return
+	}
+	p := &peer{h: e.Peer, addr: e.Addr, outbound: e.Outbound, ext: e.Ext, upAt: s.now,
+		amChoking: true, peerChoking: true, dseq: e.Ext.DescriptorSeq, lastUseful: s.now,
+		latency: s.cfg.InitialLatency, rate: s.cfg.InitialPeerRate, lastRate: s.now}
+	if e.Ext.UploadHint > 0 {
+		p.rate = float64(e.Ext.UploadHint)
+	}
+	if e.Ext.HasWindow {
+		p.window = e.Ext.Window
+	}
+	ns := s.now.UnixNano()
+	p.records = newBucket(s.cfg.RecordRate, 256, ns)
+	p.haves = newBucket(s.cfg.HaveRate, 1024, ns)
+	if n := len(s.slots); n > 0 {
+		p.slot = s.slots[n-1]
+		s.slots = s.slots[:n-1]
+	} else {
+		p.slot = s.nslots
+		s.nslots++
+	}
+	s.peers = append(s.peers, p)
+	s.byHandle[p.h] = p
+	s.sendInitialState(p)
+}
+
+// sendInitialState tells a new peer what we hold: descriptor, records (oldest first),
+// window and HAVE ranges.
+func (s *Swarm) sendInitialState(p *peer) {
+	if s.desc == nil {
+		return
+	}
+	if p.dseq < s.desc.Seq {
+		s.send(p, protocol.DescriptorMsg{Raw: s.descRaw})
+		p.dseq = s.desc.Seq
+	}
+	for _, g := range s.st.segs {
+		s.send(p, protocol.RecordMsg{Raw: g.raw})
+		g.knownBy.set(p.slot)
+	}
+	if len(s.st.segs) == 0 {
+		return
+	}
+	w := s.st.window()
+	s.send(p, w)
+	s.windowSentFrom = max(s.windowSentFrom, w.First)
+	if s.cfg.Role == RolePublisher {
+		s.pubAnnouncePublic(p)
+		return
+	}
+	s.st.heldRuns(w.First, w.End, func(first, end uint64) {
+		s.send(p, protocol.Have{First: first, Count: uint32(end - first)})
+	})
+}
+
+// dropPeer forgets p: its requests are released, its pieces no longer count as available.
+func (s *Swarm) dropPeer(p *peer) {
+	p.gone = true
+	for i := range p.sent {
+		if !p.sent[i].cancelled {
+			s.releaseBlock(p, p.sent[i].ref)
+		}
+	}
+	p.sent, p.nActive, p.outBytes = nil, 0, 0
+	s.upl.inflight -= p.inflight // the driver drops what it had queued for p
+	p.inflight = 0
+	for _, sp := range p.have.spans {
+		s.addAvail(sp.first, sp.end, -1)
+	}
+	p.have.reset()
+	for i, q := range s.peers {
+		if q == p {
+			copy(s.peers[i:], s.peers[i+1:])
+			s.peers[len(s.peers)-1] = nil
+			s.peers = s.peers[:len(s.peers)-1]
+			break
+		}
+	}
+	delete(s.byHandle, p.h)
+	for _, g := range s.st.segs {
+		g.knownBy.clear(p.slot)
+	}
+	s.slots = append(s.slots, p.slot)
+	if !p.amChoking {
+		s.up.freed = true
+	}
+	s.fillAll = true
+}
+
+func (s *Swarm) onControl(p *peer, c Control) {
+	switch c {
+	case Choke:
+		if p.peerChoking {
+			return
+		}
+		p.peerChoking = true
+		// A peer that chokes us rejects what it had queued; the blocks go to other peers now
+		// and a block still racing in is accepted.
+		for i := range p.sent {
+			if !p.sent[i].cancelled {
+				s.cancelSent(p, i, false)
+			}
+		}
+		s.fillAll = true
+	case Unchoke:
+		if p.peerChoking {
+			p.peerChoking = false
+			s.wantFill(p)
+		}
+	case Interested:
+		if !p.peerInterested {
+			p.peerInterested = true
+			s.onPeerInterested(p)
+		}
+	case NotInterested:
+		p.peerInterested = false
+	}
+}
+
+func (s *Swarm) onMessage(p *peer, m protocol.Message) {
+	switch m := m.(type) {
+	case protocol.Have:
+		s.onHave(p, m)
+	case protocol.Data:
+		s.onData(p, m)
+	case protocol.Request:
+		s.onRequest(p, m.BlockRef)
+	case protocol.Cancel:
+		s.onCancel(p, m.BlockRef)
+	case protocol.Reject:
+		s.onReject(p, m)
+	case protocol.Window:
+		s.onWindow(p, m)
+	case protocol.RecordMsg:
+		if !p.records.take(s.now.UnixNano()) {
+			s.closePeer(p, false, ErrFlood, "more than %.0f records/s", s.cfg.RecordRate)
+			return
+		}
+		s.onRecord(p, m.Raw)
+	case protocol.DescriptorMsg:
+		if !p.records.take(s.now.UnixNano()) {
+			s.closePeer(p, false, ErrFlood, "more than %.0f descriptors/s", s.cfg.RecordRate)
+			return
+		}
+		s.onDescriptor(p, m.Raw)
+	}
+}
+
+func (s *Swarm) onHave(p *peer, h protocol.Have) {
+	if !p.haves.take(s.now.UnixNano()) {
+		s.closePeer(p, false, ErrFlood, "more than %.0f HAVE/s", s.cfg.HaveRate)
+		return
+	}
+	first, end := max(h.First, p.window.First), h.End()
+	// Pieces far beyond anything published cannot be real: ignore them.
+	end = min(end, max(s.st.highest, p.window.End, first)+protocol.MaxWindowPieces)
+	if first >= end {
+		return
+	}
+	useful := false
+	p.have.add(first, end, func(a, b uint64) {
+		s.addAvail(a, b, 1)
+		if !useful && s.cfg.Role == RoleViewer && s.wantsAny(a, b) {
+			useful = true
+		}
+		if s.cfg.Role == RolePublisher {
+			s.pubCredit(p, a, b)
+		}
+	})
+	if p.have.len() > s.cfg.MaxHaveSpans {
+		s.closePeer(p, false, ErrFlood, "more than %d disjoint HAVE ranges", s.cfg.MaxHaveSpans)
+		return
+	}
+	if useful {
+		p.lastUseful = s.now
+		s.setInterested(p, true)
+		if !p.peerChoking {
+			s.wantFill(p)
+		}
+	}
+}
+
+func (s *Swarm) onWindow(p *peer, w protocol.Window) {
+	if len(s.st.segs) > 0 {
+		s.play.sawWindow = true // the peer sends its records before its WINDOW
+	}
+	if w.First < p.window.First {
+		w.First = p.window.First // first never moves back
+	}
+	p.window = protocol.Window{First: w.First, End: max(w.End, w.First)}
+	p.have.removeBelow(w.First, func(a, b uint64) { s.addAvail(a, b, -1) })
+	// It discarded everything below First: what we asked there will not come.
+	for i := range p.sent {
+		if !p.sent[i].cancelled && p.sent[i].ref.Piece < w.First {
+			s.cancelSent(p, i, false)
+			s.fillAll = true
+		}
+	}
+}
+
+// addAvail adds delta to the availability of every known piece in [first, end).
+func (s *Swarm) addAvail(first, end uint64, delta int32) {
+	segs := s.st.segs
+	i := 0
+	if n := len(segs); n > 0 && segs[n-1].rec.FirstPiece <= first {
+		i = n - 1
+	} else {
+		i = searchSegs(segs, first)
+	}
+	for ; i < len(segs) && segs[i].rec.FirstPiece < end; i++ {
+		g := segs[i]
+		a, b := max(first, g.rec.FirstPiece), min(end, g.rec.EndPiece())
+		for q := a; q < b; q++ {
+			g.avail[q-g.rec.FirstPiece] += delta
+		}
+		if g.wanted {
+			s.pick.availChanged = true
+		}
+	}
+}
+
+func searchSegs(segs []*segment, p uint64) int {
+	lo, hi := 0, len(segs)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if segs[m].rec.EndPiece() <= p {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// wantsAny reports whether a piece in [first, end) is wanted and not yet verified.
+func (s *Swarm) wantsAny(first, end uint64) bool {
+	segs := s.st.segs
+	for i := searchSegs(segs, first); i < len(segs) && segs[i].rec.FirstPiece < end; i++ {
+		g := segs[i]
+		if !g.wanted {
+			continue
+		}
+		a, b := max(first, g.rec.FirstPiece), min(end, g.rec.EndPiece())
+		for q := a; q < b; q++ {
+			if !g.verified[q-g.rec.FirstPiece] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// peerHasWanted reports whether p announced a wanted piece we lack.
+func (s *Swarm) peerHasWanted(p *peer) bool {
+	for _, g := range s.st.segs {
+		if !g.wanted {
+			continue
+		}
+		found := false
+		p.have.overlaps(g.rec.FirstPiece, g.rec.EndPiece(), func(a, b uint64) {
+			for q := a; q < b && !found; q++ {
+				found = !g.verified[q-g.rec.FirstPiece]
+			}
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Swarm) setInterested(p *peer, v bool) {
+	if p.amInterested == v || s.cfg.Role == RolePublisher {
+		return
+	}
+	p.amInterested = v
+	if v {
+		s.control(p, Interested)
+	} else {
+		s.control(p, NotInterested)
+	}
+}
+
+// reviewInterest withdraws interest from peers that have had nothing we want for a while.
+func (s *Swarm) reviewInterest() {
+	quiet := max(5*time.Second, 2*s.times.target)
+	for _, p := range s.peers {
+		if !p.amInterested || s.now.Sub(p.lastUseful) < quiet {
+			continue
+		}
+		if s.peerHasWanted(p) {
+			p.lastUseful = s.now
+			continue
+		}
+		s.setInterested(p, false)
+	}
+}
+
+// strike penalises p for a piece that failed its hash.
+func (s *Swarm) strike(p *peer) {
+	p.strikes++
+	if p.strikes >= s.cfg.MaxStrikes {
+		s.closePeer(p, true, ErrBadData, "%d pieces failed their hash", p.strikes)
+	}
+}

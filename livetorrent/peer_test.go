@@ -1,0 +1,224 @@
+package livetorrent
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+	"github.com/livetorrent/livetorrent/protocol/prototest"
+)
+
+// TestMixedSendersStrikeOnlyCulprit: a piece assembled from two peers fails its hash; once
+// a third peer's copy verifies, only the peer whose block differed is struck.
+func TestMixedSendersStrikeOnlyCulprit(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, MaxStrikes: 1}, 3, 3, 70_000)
+	seg := segs[0]
+	p0 := seg.rec.FirstPiece
+	h.recv(1, protocol.Have{First: p0, Count: 1})
+	h.recv(2, protocol.Have{First: p0, Count: 1})
+	h.ctl(1, Unchoke)
+	h.ctl(2, Unchoke)
+	// Both blocks went to peer 1; release one to peer 2 by having peer 1 reject it.
+	h.recv(1, protocol.Reject{BlockRef: protocol.BlockRef{Piece: p0, Offset: protocol.BlockSize, Length: protocol.BlockSize}, Reason: protocol.RejectQueueFull})
+	if reqs := h.requests()[2]; len(reqs) != 1 || reqs[0].Offset != protocol.BlockSize {
+		t.Fatalf("block not moved to peer 2: %v", h.sent())
+	}
+	h.recv(1, seg.block(p0, 0)) // good
+	bad := seg.block(p0, protocol.BlockSize)
+	bad.Block = append([]byte(nil), bad.Block...)
+	bad.Block[9] ^= 1
+	h.recv(2, bad)
+	if _, ok := h.closed(1); ok {
+		t.Fatal("peer 1 closed before the culprit was known")
+	}
+	if _, ok := h.closed(2); ok {
+		t.Fatal("peer 2 closed before the culprit was known")
+	}
+	if st := h.sw.Stats(); st.PiecesFailed != 1 {
+		t.Fatalf("failed %d", st.PiecesFailed)
+	}
+	// Peers 1 and 2 are avoided for this piece: peer 3 is asked for it.
+	h.recv(3, protocol.Have{First: p0, Count: 1})
+	h.ctl(3, Unchoke)
+	if n := len(h.requests()[3]); n != 2 {
+		t.Fatalf("piece not re-requested from peer 3: %v", h.sent())
+	}
+	h.recv(3, seg.block(p0, 0))
+	acts := h.recv(3, seg.block(p0, protocol.BlockSize))
+	if a, ok := h.closed(2); !ok || !a.Ban || !errors.Is(a.Err, ErrBadData) {
+		t.Fatalf("peer 2 (the culprit) not banned: %v", acts)
+	}
+	if _, ok := h.closed(1); ok {
+		t.Fatal("peer 1 (innocent) closed")
+	}
+}
+
+// TestBadRecordBans: a record that fails verification closes and bans its sender.
+func TestBadRecordBans(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	seg := h.segment(100, 1000, 70_000)
+	raw := append([]byte(nil), seg.raw...)
+	raw[len(raw)-1] ^= 1 // break the signature
+	h.recv(1, protocol.RecordMsg{Raw: raw})
+	if a, ok := h.closed(1); !ok || !a.Ban || !errors.Is(a.Err, ErrBadSignature) {
+		t.Fatalf("want close+ban, got %v", h.sent())
+	}
+	// Garbage that does not parse is a protocol error: close without ban.
+	h.up(2)
+	h.recv(2, protocol.RecordMsg{Raw: []byte("LTR1 but nothing else")})
+	if a, ok := h.closed(2); !ok || a.Ban || !errors.Is(a.Err, ErrProtocol) {
+		t.Fatalf("want close, got %v", h.sent())
+	}
+	// A descriptor signed by another key: close and ban.
+	h.up(3)
+	d := prototest.Descriptor()
+	d.Seq = 2
+	if err := d.Sign(prototest.Key("someone else")); err != nil {
+		t.Fatal(err)
+	}
+	h.recv(3, protocol.DescriptorMsg{Raw: d.Append(nil)})
+	if a, ok := h.closed(3); !ok || !a.Ban {
+		t.Fatalf("want close+ban for a foreign descriptor, got %v", h.sent())
+	}
+}
+
+// TestRecordFreshness: replayed, future and far-ahead records are ignored without penalty;
+// a duplicate is recognised without being stored twice.
+func TestRecordFreshness(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	now := h.now
+	h.now = now.Add(-2 * time.Minute) // published 2 min ago: window 30 s + 60 s skew passed
+	old := h.segment(100, 1000, 1000)
+	h.now = now.Add(2 * time.Minute) // published in 2 min: beyond the 60 s skew
+	future := h.segment(101, 1010, 1000)
+	h.now = now
+	ok := h.segment(102, 1020, 1000)
+	far := h.segment(103, 1020+protocol.MaxWindowPieces+100, 1000)
+	for _, seg := range []testSeg{old, future, ok, ok, far} {
+		h.recv(1, protocol.RecordMsg{Raw: seg.raw})
+		if _, closed := h.closed(1); closed {
+			t.Fatalf("closed for record %d", seg.rec.MediaSeq)
+		}
+	}
+	st := h.sw.Stats()
+	if st.RecordsAccepted != 1 || st.IgnoredRecords != 3 {
+		t.Fatalf("accepted %d ignored %d, want 1 and 3", st.RecordsAccepted, st.IgnoredRecords)
+	}
+	// A different record for the same pieces is a publisher fault: the first is kept.
+	conflict := h.segment(104, 1020, 2000)
+	h.recv(1, protocol.RecordMsg{Raw: conflict.raw})
+	if st := h.sw.Stats(); st.ConflictingRecords != 1 || st.RecordsAccepted != 1 {
+		t.Fatalf("conflict not detected: %+v", st)
+	}
+}
+
+// TestUnrequestedDataCloses: DATA nobody asked for is counted; beyond 1 MiB the peer is
+// closed. DATA of the wrong length for a request is a protocol error.
+func TestUnrequestedDataCloses(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second}, 2, 3, 70_000)
+	blk := segs[0].block(segs[0].rec.FirstPiece, 0)
+	for k := 0; k < 64; k++ {
+		h.recv(1, blk)
+		if _, ok := h.closed(1); ok {
+			t.Fatalf("closed after %d unrequested blocks", k+1)
+		}
+	}
+	h.recv(1, blk)
+	if a, ok := h.closed(1); !ok || a.Ban {
+		t.Fatalf("not closed after 65 x 16 KiB unrequested: %v", h.sent())
+	}
+	h.recv(2, protocol.Have{First: 1000, Count: 3})
+	h.ctl(2, Unchoke)
+	short := blk
+	short.Block = short.Block[:100]
+	h.recv(2, short)
+	if a, ok := h.closed(2); !ok || !errors.Is(a.Err, ErrProtocol) {
+		t.Fatalf("wrong-length DATA not a protocol error: %v", h.sent())
+	}
+}
+
+// TestPeerWindowForgetsPieces: a WINDOW moves the peer's first piece; its pieces below are
+// no longer available, and first never moves back.
+func TestPeerWindowForgetsPieces(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second}, 1, 3, 70_000)
+	h.recv(1, protocol.Have{First: 1000, Count: 23})
+	g := h.sw.st.find(segs[0].rec.FirstPiece)
+	if g.avail[0] != 1 {
+		t.Fatalf("availability %d, want 1", g.avail[0])
+	}
+	h.recv(1, protocol.Window{First: 1010, End: 1023})
+	if g.avail[0] != 0 || h.sw.byHandle[1].have.contains(1000) {
+		t.Fatal("pieces below the peer's window still counted")
+	}
+	h.recv(1, protocol.Window{First: 1005, End: 1023})
+	if w := h.sw.byHandle[1].window; w.First != 1010 {
+		t.Fatalf("window first moved back to %d", w.First)
+	}
+}
+
+// TestPeerLimits: the peer count is bounded; fragmented HAVE sets are a flood.
+func TestPeerLimits(t *testing.T) {
+	h := newHarness(t, Config{MaxPeers: 2, MaxHaveSpans: 8, HaveRate: 1e6})
+	h.up(1)
+	h.up(2)
+	h.up(3)
+	if a, ok := h.closed(3); !ok || !errors.Is(a.Err, ErrTooManyPeers) {
+		t.Fatalf("third peer accepted: %v", h.sent())
+	}
+	for k := range uint64(9) {
+		h.recv(1, protocol.Have{First: 100 + 2*k, Count: 1})
+	}
+	if a, ok := h.closed(1); !ok || !errors.Is(a.Err, ErrFlood) {
+		t.Fatalf("fragmented HAVE not closed: %v", h.sent())
+	}
+	// A record flood: more than the burst of 256 records at once.
+	h.recv(2, protocol.DescriptorMsg{Raw: h.descRaw})
+	seg := h.segment(100, 1000, 1000)
+	for k := 0; k < 300; k++ {
+		h.recv(2, protocol.RecordMsg{Raw: seg.raw})
+		if _, ok := h.closed(2); ok {
+			if k < 255 {
+				t.Fatalf("closed after %d records", k+1)
+			}
+			return
+		}
+	}
+	t.Fatal("record flood not closed")
+}
+
+// TestRangeSet exercises the HAVE range set.
+func TestRangeSet(t *testing.T) {
+	var r rangeSet
+	var added []span
+	add := func(a, b uint64) {
+		added = added[:0]
+		r.add(a, b, func(x, y uint64) { added = append(added, span{x, y}) })
+	}
+	add(10, 20)
+	add(20, 25) // adjacent: merged
+	add(30, 40)
+	add(5, 35)
+	if len(r.spans) != 1 || r.spans[0] != (span{5, 40}) {
+		t.Fatalf("spans %v", r.spans)
+	}
+	if want := []span{{5, 10}, {25, 30}}; len(added) != 2 || added[0] != want[0] || added[1] != want[1] {
+		t.Fatalf("added %v, want %v", added, want)
+	}
+	var removed []span
+	r.remove(12, 15, func(a, b uint64) { removed = append(removed, span{a, b}) })
+	if len(r.spans) != 2 || r.spans[0] != (span{5, 12}) || r.spans[1] != (span{15, 40}) {
+		t.Fatalf("after remove: %v", r.spans)
+	}
+	r.removeBelow(20, func(a, b uint64) { removed = append(removed, span{a, b}) })
+	if len(r.spans) != 1 || r.spans[0] != (span{20, 40}) || !r.contains(20) || r.contains(40) || r.contains(19) {
+		t.Fatalf("after removeBelow: %v", r.spans)
+	}
+	if want := []span{{12, 15}, {5, 12}, {15, 20}}; len(removed) != 3 || removed[0] != want[0] || removed[1] != want[1] || removed[2] != want[2] {
+		t.Fatalf("removed %v, want %v", removed, want)
+	}
+}

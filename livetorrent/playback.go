@@ -1,0 +1,330 @@
+package livetorrent
+
+import (
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// playState is the viewer's playback sequence: which segments it delivers and when each is
+// due.
+//
+// Deadlines use local time only. At tune-in the start segment S is chosen about
+// TargetLatency behind the newest record N; the anchor is the planned local time at which
+// S starts playing, and segment k is due at anchor + playOffset(k), where playOffset is the
+// media time from the start of S to the start of k (record durations; a missing record
+// counts one target duration). The anchor starts at now + StartupDelay. When less than TargetLatency of
+// media exists (a young stream), S is held back until arrival(N) + TargetLatency -
+// duration(S..N) so that playback still runs TargetLatency behind the edge. When S is
+// delivered the player starts, so the anchor moves to that instant; when a later segment is delivered
+// after its deadline the player has stalled for that long and the anchor moves by the stall.
+type playState struct {
+	enabled   bool
+	rendition uint8
+	tuned     bool
+	sawWindow bool      // a peer finished its initial records
+	firstRec  time.Time // first record of our rendition arrived
+	startSeq  uint64
+	next      uint64 // next media sequence to deliver or skip
+	anchor    time.Time
+	anchored  bool      // the first segment was delivered: anchor is real playback
+	holdUntil time.Time // a young stream: the first segment waits so playback keeps its latency
+	tunedAt   time.Time
+	bySeq     map[uint64]*segment
+	lastInit  uint64
+	hasInit   bool
+	ended     bool
+}
+
+func (pl *playState) chooseRendition(s *Swarm) {
+	if s.cfg.Role != RoleViewer || s.cfg.Rendition < 0 {
+		return
+	}
+	pl.enabled = true
+	if _, ok := s.desc.Rendition(uint8(s.cfg.Rendition)); ok && s.cfg.Rendition <= 255 {
+		pl.rendition = uint8(s.cfg.Rendition)
+	} else {
+		pl.rendition = s.desc.Renditions[0].ID
+	}
+}
+
+func (pl *playState) deadline(g *segment) time.Time { return pl.anchor.Add(g.playOffset) }
+
+func (pl *playState) ours(g *segment) bool { return pl.enabled && g.rec.Rendition == pl.rendition }
+
+// onRecord registers a new record of our rendition and, once tuned in, wants it.
+func (pl *playState) onRecord(s *Swarm, g *segment) {
+	if !pl.ours(g) {
+		return
+	}
+	if g.isMedia() {
+		if pl.bySeq[g.rec.MediaSeq] == nil {
+			pl.bySeq[g.rec.MediaSeq] = g
+		}
+		if pl.firstRec.IsZero() {
+			pl.firstRec = s.now
+		}
+	}
+	if !pl.tuned || pl.ended {
+		return
+	}
+	if g.isMedia() {
+		if g.rec.MediaSeq >= pl.next {
+			pl.want(s, g)
+		}
+	} else if pl.initNeeded(g.rec.FirstPiece) {
+		for _, m := range pl.bySeq {
+			if m.rec.InitPiece == g.rec.FirstPiece && !m.delivered && m.rec.MediaSeq >= pl.next {
+				pl.wantSeg(s, g)
+				break
+			}
+		}
+	}
+	pl.computeOffsets(s)
+}
+
+func (pl *playState) initNeeded(first uint64) bool { return !pl.hasInit || pl.lastInit != first }
+
+// want adds a media segment (and the init segment it needs) to the wanted set.
+func (pl *playState) want(s *Swarm, g *segment) {
+	pl.wantSeg(s, g)
+	if ip := g.rec.InitPiece; ip != protocol.NoPiece && pl.initNeeded(ip) {
+		if ig := s.st.find(ip); ig != nil && ig.rec.FirstPiece == ip && ig.rec.IsInit() {
+			pl.wantSeg(s, ig)
+		}
+	}
+}
+
+func (pl *playState) wantSeg(s *Swarm, g *segment) {
+	if g.wanted || g.complete() || g.delivered || g.rec.Length > s.cfg.MaxSegmentLen {
+		return
+	}
+	g.wanted = true
+	s.pick.dirty = true
+	for _, p := range s.peers {
+		if !p.amInterested && s.peerHasWanted(p) {
+			s.setInterested(p, true)
+		}
+	}
+}
+
+// unreferenced is the play offset of an init segment no wanted segment uses: far, but not
+// so far that deadline arithmetic overflows.
+const unreferenced = 24 * time.Hour
+
+// computeOffsets sets each segment's play offset from the start segment.
+func (pl *playState) computeOffsets(s *Swarm) {
+	target := s.times.target
+	expect, off := pl.startSeq, time.Duration(0)
+	for _, g := range s.st.segs {
+		if g.isMedia() || !pl.ours(g) {
+			continue
+		}
+		g.playOffset = unreferenced
+	}
+	for _, g := range s.st.segs {
+		if !pl.ours(g) || !g.isMedia() || g.rec.MediaSeq < pl.startSeq {
+			continue
+		}
+		off += time.Duration(g.rec.MediaSeq-expect) * target
+		g.playOffset = off
+		off += g.rec.Duration
+		expect = g.rec.MediaSeq + 1
+		if ip := g.rec.InitPiece; ip != protocol.NoPiece {
+			if ig := s.st.find(ip); ig != nil && ig.rec.FirstPiece == ip {
+				ig.playOffset = min(ig.playOffset, g.playOffset)
+			}
+		}
+	}
+	s.pick.nextUrgent = time.Time{} // deadlines moved: re-sort
+}
+
+// tuneInCheck tunes in once the descriptor and records are known and either a peer has
+// sent all its records (its WINDOW follows them) or TuneInWait has passed.
+func (s *Swarm) tuneInCheck() {
+	pl := &s.play
+	if pl.tuned || !pl.enabled || pl.firstRec.IsZero() {
+		return
+	}
+	if !pl.sawWindow && s.now.Sub(pl.firstRec) < s.cfg.TuneInWait {
+		return
+	}
+	s.tuneIn()
+}
+
+// tuneIn picks the start segment about TargetLatency behind the newest record of our
+// rendition that is fresh (published within the window duration of now).
+func (s *Swarm) tuneIn() {
+	pl := &s.play
+	var newest *segment
+	for k := len(s.st.segs) - 1; k >= 0; k-- {
+		g := s.st.segs[k]
+		if pl.ours(g) && g.isMedia() && absDur(s.now.Sub(g.rec.Published)) <= s.times.window {
+			newest = g
+			break
+		}
+	}
+	if newest == nil {
+		return
+	}
+	start, cum := newest, time.Duration(0)
+	expect := newest.rec.MediaSeq
+	for k := len(s.st.segs) - 1; k >= 0 && cum < s.times.latency; k-- {
+		g := s.st.segs[k]
+		if !pl.ours(g) || !g.isMedia() || g.rec.MediaSeq > expect {
+			continue
+		}
+		cum += time.Duration(expect-g.rec.MediaSeq)*s.times.target + g.rec.Duration
+		expect = g.rec.MediaSeq - 1
+		start = g
+	}
+	pl.tuned, pl.tunedAt = true, s.now
+	pl.startSeq, pl.next = start.rec.MediaSeq, start.rec.MediaSeq
+	pl.anchor = s.now.Add(s.cfg.StartupDelay)
+	if t := newest.arrival.Add(s.times.latency - cum); t.After(s.now) {
+		// Less than TargetLatency of media exists: starting at once would play too close
+		// to the live edge, so the first segment waits.
+		pl.holdUntil = t
+		pl.anchor = later(pl.anchor, t)
+	}
+	for _, g := range s.st.segs {
+		if pl.ours(g) && g.isMedia() && g.rec.MediaSeq >= pl.startSeq {
+			pl.want(s, g)
+		}
+	}
+	pl.computeOffsets(s)
+	s.fillAll = true
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// deliverReady delivers complete segments in media order from the next one.
+func (s *Swarm) deliverReady() {
+	pl := &s.play
+	if !pl.tuned || pl.ended {
+		return
+	}
+	for {
+		g := pl.bySeq[pl.next]
+		if g == nil || !g.complete() {
+			return
+		}
+		var ig *segment
+		if ip := g.rec.InitPiece; ip != protocol.NoPiece && pl.initNeeded(ip) {
+			ig = s.st.find(ip)
+			if ig == nil || ig.rec.FirstPiece != ip || !ig.rec.IsInit() {
+				if s.now.Sub(g.arrival) < s.missingWait() {
+					return
+				}
+				s.skip(pl.next, g, "init segment missing")
+				continue
+			}
+			if !ig.complete() {
+				return
+			}
+		}
+		if !pl.anchored && s.now.Before(pl.holdUntil) {
+			s.wakeBy(pl.holdUntil)
+			return
+		}
+		d := &Delivery{MediaSeq: pl.next, Record: &g.rec, Data: g.data}
+		if ig != nil {
+			d.Init, d.InitData = &ig.rec, ig.data
+			pl.lastInit, pl.hasInit = ig.rec.FirstPiece, true
+			ig.delivered = true
+		}
+		if !pl.anchored {
+			pl.anchored = true
+			pl.anchor = s.now.Add(-g.playOffset)
+			s.stats.StartupDelay = s.now.Sub(pl.tunedAt)
+			s.pick.nextUrgent = time.Time{}
+		} else if dl := pl.deadline(g); s.now.After(dl) {
+			d.Late = s.now.Sub(dl)
+			pl.anchor = pl.anchor.Add(d.Late)
+			s.stats.Stalls++
+			s.stats.StallTime += d.Late
+			s.pick.nextUrgent = time.Time{}
+		}
+		g.delivered = true
+		s.stats.SegmentsDelivered++
+		s.out = append(s.out, Action{Kind: ActDeliver, Delivery: d})
+		pl.next++
+		if g.rec.Flags&protocol.FlagEnd != 0 {
+			pl.ended = true
+			return
+		}
+	}
+}
+
+// missingWait is how long a gap in the media sequence may stay open once a later record
+// is here before the missing segment is given up.
+func (s *Swarm) missingWait() time.Duration { return max(s.times.target, time.Second) }
+
+// skipMissing skips the next segment when its record has not arrived although a later one
+// arrived more than missingWait ago.
+func (s *Swarm) skipMissing() {
+	pl := &s.play
+	for pl.tuned && !pl.ended && pl.bySeq[pl.next] == nil {
+		var later *segment
+		for _, g := range s.st.segs {
+			if pl.ours(g) && g.isMedia() && g.rec.MediaSeq > pl.next {
+				later = g
+				break
+			}
+		}
+		if later == nil || s.now.Sub(later.arrival) < s.missingWait() {
+			return
+		}
+		s.skip(pl.next, nil, "record never arrived")
+	}
+}
+
+func (s *Swarm) skip(seq uint64, g *segment, reason string) {
+	d := &Delivery{MediaSeq: seq, Reason: reason}
+	if g != nil {
+		d.Record = &g.rec
+		g.delivered = true
+		if g.wanted {
+			g.wanted = false
+			s.pick.dirty = true
+		}
+		for i, pc := range g.parts {
+			if pc != nil {
+				s.dropPartial(g, i, true) // its requests are no longer needed
+			}
+		}
+	}
+	s.stats.SegmentsSkipped++
+	s.out = append(s.out, Action{Kind: ActSkip, Delivery: d})
+	s.play.next = seq + 1
+}
+
+// onEvict skips the playback sequence past a segment evicted before it was delivered.
+func (pl *playState) onEvict(s *Swarm, g *segment) {
+	if !pl.ours(g) || !g.isMedia() {
+		return
+	}
+	seq := g.rec.MediaSeq
+	if pl.bySeq[seq] == g {
+		delete(pl.bySeq, seq)
+	}
+	if !pl.tuned || pl.ended || g.delivered || seq < pl.next {
+		return
+	}
+	for pl.next < seq {
+		s.skip(pl.next, pl.bySeq[pl.next], "evicted before complete")
+	}
+	s.skip(seq, g, "evicted before complete")
+}

@@ -1,0 +1,92 @@
+package livetorrent
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// TestTuneInBehindLiveEdge: with ten segments in the window, a 6 s target latency starts
+// three 2 s segments behind the newest; older ones are not downloaded.
+func TestTuneInBehindLiveEdge(t *testing.T) {
+	h, _ := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second}, 1, 10, 20_000)
+	if st := h.sw.Stats(); st.StartSeq != 107 {
+		t.Fatalf("start %d, want 107 (107, 108, 109 make 6 s)", st.StartSeq)
+	}
+	for _, g := range h.sw.st.segs {
+		if want := g.rec.MediaSeq >= 107; g.wanted != want {
+			t.Errorf("segment %d wanted=%v", g.rec.MediaSeq, g.wanted)
+		}
+	}
+	// The default target latency is three target durations: the same start.
+	h2, _ := viewerWithSegments(t, Config{}, 1, 10, 20_000)
+	if st := h2.sw.Stats(); st.StartSeq != 107 {
+		t.Fatalf("default latency: start %d, want 107", st.StartSeq)
+	}
+}
+
+// TestDeliverWithInitSegment: an fMP4 stream's first delivery carries the init segment;
+// later ones that use the same init do not.
+func TestDeliverWithInitSegment(t *testing.T) {
+	h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	init := h.makeSeg(100, 990, 3000, protocol.FlagInit, protocol.NoPiece)
+	s100 := h.makeSeg(100, 1000, 40_000, 0, 990)
+	s101 := h.makeSeg(101, 1010, 40_000, 0, 990)
+	for _, seg := range []testSeg{init, s100, s101} {
+		h.recv(1, protocol.RecordMsg{Raw: seg.raw})
+	}
+	h.recv(1, protocol.Window{First: 990, End: 1012})
+	h.recv(1, protocol.Have{First: 990, Count: 30})
+	h.ctl(1, Unchoke)
+	delivered := kinds(h.serve(1, init, s100, s101), ActDeliver)
+	if len(delivered) != 2 {
+		t.Fatalf("%d deliveries, want 2", len(delivered))
+	}
+	d0, d1 := delivered[0].Delivery, delivered[1].Delivery
+	if d0.MediaSeq != 100 || d0.Init == nil || !bytes.Equal(d0.InitData, init.data) || !bytes.Equal(d0.Data, s100.data) {
+		t.Fatalf("first delivery %+v", d0)
+	}
+	if d1.MediaSeq != 101 || d1.Init != nil || !bytes.Equal(d1.Data, s101.data) {
+		t.Fatalf("second delivery %+v", d1)
+	}
+}
+
+// TestSkipMissingRecordAndStall: a record that never arrives is skipped once a later one
+// has waited a target duration; a segment delivered after its deadline counts as a stall
+// and moves the playback clock.
+func TestSkipMissingRecordAndStall(t *testing.T) {
+	h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	s100 := h.segment(100, 1000, 20_000)
+	s101 := h.segment(101, 1010, 20_000)
+	h.recv(1, protocol.RecordMsg{Raw: s100.raw})
+	h.recv(1, protocol.RecordMsg{Raw: s101.raw})
+	h.recv(1, protocol.Window{First: 1000, End: 1011})
+	h.recv(1, protocol.Have{First: 1000, Count: 11})
+	h.ctl(1, Unchoke)
+	if got := kinds(h.serve(1, s100, s101), ActDeliver); len(got) != 2 || got[1].Delivery.Late != 0 {
+		t.Fatalf("deliveries %v", got)
+	}
+	// Record 102 is lost; 103 arrives and completes 6 s later: 102 is skipped, 103 late.
+	h.advance(2 * time.Second)
+	s103 := h.segment(103, 1030, 20_000)
+	h.recv(1, protocol.RecordMsg{Raw: s103.raw})
+	h.advance(2100 * time.Millisecond)
+	if skips := kinds(h.last, ActSkip); len(skips) != 1 || skips[0].Delivery.MediaSeq != 102 || skips[0].Delivery.Record != nil {
+		t.Fatalf("want skip of 102 without record, got %v", h.sent())
+	}
+	h.advance(2 * time.Second)
+	h.recv(1, protocol.Have{First: 1030, Count: 1})
+	got := kinds(h.serve(1, s103), ActDeliver)
+	if len(got) != 1 || got[0].Delivery.MediaSeq != 103 || got[0].Delivery.Late <= 0 {
+		t.Fatalf("want late delivery of 103, got %v", got)
+	}
+	if st := h.sw.Stats(); st.Stalls != 1 || st.SegmentsSkipped != 1 || st.StallTime != got[0].Delivery.Late {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -1,0 +1,318 @@
+package livetorrent
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// pubPiece is the publisher's upload accounting for one piece.
+type pubPiece struct {
+	allowance int32        // peers that may download the piece from us
+	copies    int32        // peers that were allowed to
+	bytes     int64        // DATA bytes uploaded
+	demand    int32        // requests refused since the last spread check
+	holders   int32        // availability at the last spread check
+	queued    bool         // in pubState.demanded
+	checked   bool         // holders is a baseline from an earlier check
+	to        []PeerHandle // peers we uploaded it to (at most maxPubTo tracked)
+}
+
+const maxPubTo = 8
+
+type pubState struct {
+	rr        int // rotation of new pieces over the target pool
+	explore   int // rotation of the exploration slot over peers outside the pool
+	demanded  []pieceRef
+	lastCheck time.Time
+	lastPrune time.Time
+	publicEnd uint64 // pieces below this are announced to every peer
+	rank      []*peer
+	err       error
+}
+
+type pieceRef struct {
+	g *segment
+	i int
+}
+
+// PublishError returns the error of the last Publish event that was refused, or nil.
+func (s *Swarm) PublishError() error { return s.pub.err }
+
+func (s *Swarm) publishFailed(format string, args ...any) {
+	s.pub.err = fmt.Errorf("livetorrent: publish: "+format, args...)
+	s.stats.PublishErrors++
+}
+
+func (s *Swarm) onPublish(e Publish) {
+	if s.cfg.Role != RolePublisher {
+		s.publishFailed("not the publisher")
+		return
+	}
+	if e.Descriptor != nil {
+		if err := e.Descriptor.VerifyFor(s.cfg.Stream); err != nil {
+			s.publishFailed("descriptor: %v", err)
+			return
+		}
+		raw := e.DescriptorRaw
+		if raw == nil {
+			raw = e.Descriptor.Append(nil)
+		}
+		if s.desc == nil || e.Descriptor.Seq > s.desc.Seq {
+			if !s.acceptDescriptor(e.Descriptor, raw) {
+				s.publishFailed("descriptor seq %d refused", e.Descriptor.Seq)
+				return
+			}
+		}
+	}
+	if e.Record == nil {
+		return
+	}
+	if s.desc == nil {
+		s.publishFailed("no descriptor yet")
+		return
+	}
+	r := e.Record
+	if err := r.Verify(s.desc); err != nil {
+		s.publishFailed("record %d: %v", r.MediaSeq, err)
+		return
+	}
+	if uint64(len(e.Data)) != r.Length {
+		s.publishFailed("record %d: %d data bytes, record says %d", r.MediaSeq, len(e.Data), r.Length)
+		return
+	}
+	for i := range r.Hashes {
+		p := r.FirstPiece + uint64(i)
+		off := r.PieceOffset(p, s.ps)
+		if err := r.VerifyPiece(p, e.Data[off:off+uint64(r.PieceLen(p, s.ps))]); err != nil {
+			s.publishFailed("record %d: %v", r.MediaSeq, err)
+			return
+		}
+	}
+	raw := e.RecordRaw
+	if raw == nil {
+		raw = r.Append(nil)
+	} else if !bytes.Equal(raw, r.Append(nil)) {
+		s.publishFailed("record %d: raw bytes differ from the record", r.MediaSeq)
+		return
+	}
+	g := s.acceptRecord(r, raw, nil)
+	if g == nil {
+		s.publishFailed("record %d overlaps a published record", r.MediaSeq)
+		return
+	}
+	g.data = e.Data
+	s.st.bytes += int64(len(e.Data))
+	g.pub = make([]pubPiece, len(r.Hashes))
+	for i := range g.verified {
+		g.verified[i] = true
+		g.pub[i].allowance = int32(s.cfg.PublisherCopies)
+	}
+	g.nVerified = len(g.verified)
+	s.stats.PiecesPublished += int64(len(g.verified))
+	s.pub.err = nil
+	s.relayRecord(g)
+	s.pubAnnounceNew(g)
+	s.enforceWindowLimits()
+}
+
+// pubRank orders peers by how well the pieces we gave them spread (credit from HAVEs of
+// other peers), then advertised capacity, then slot.
+func (s *Swarm) pubRank() []*peer {
+	r := append(s.pub.rank[:0], s.peers...)
+	slices.SortStableFunc(r, func(a, b *peer) int {
+		if c := cmp.Compare(b.spread, a.spread); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.ext.UploadHint, a.ext.UploadHint); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.slot, b.slot)
+	})
+	s.pub.rank = r
+	return r
+}
+
+// pubAnnounceNew announces a new segment's pieces privately: the segment is cut into one
+// chunk per pool member and each chunk is announced to PublisherCopies members, so the
+// best re-uploaders start with different pieces and trade them (the super-seeding idea).
+// The pool is the better half of the peers; one of its places rotates through the rest so
+// that every peer can earn credit.
+func (s *Swarm) pubAnnounceNew(g *segment) {
+	ranked := s.pubRank()
+	if len(ranked) == 0 {
+		return
+	}
+	k := min(s.cfg.PublisherCopies, len(ranked))
+	pool := ranked[:max(k, (len(ranked)+1)/2)]
+	if rest := len(ranked) - len(pool); rest > 0 {
+		pool[len(pool)-1] = ranked[len(pool)+s.pub.explore%rest]
+		s.pub.explore++
+	}
+	m := len(pool)
+	n := g.pieces()
+	chunks := min(m, n)
+	stride := m / k
+	for c := 0; c < chunks; c++ {
+		first := g.piece(c * n / chunks)
+		end := g.piece((c + 1) * n / chunks)
+		for j := 0; j < k; j++ {
+			p := pool[(c+s.pub.rr+j*stride)%m]
+			if p.publicTo <= first { // not covered by a public announcement already
+				s.send(p, protocol.Have{First: first, Count: uint32(end - first)})
+			}
+		}
+	}
+	s.pub.rr += chunks
+	for _, p := range ranked {
+		p.spread *= 0.9 // credit fades: recent behaviour counts
+	}
+}
+
+// pubAllow decides whether p may download piece i of g from us. Within the allowance every
+// requester is served; beyond it the request is refused (the piece should come from the
+// peers that have it) unless the same peer keeps asking, which means it cannot get it
+// elsewhere.
+func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
+	if g.pub == nil {
+		return true // a record learnt from peers: nothing to ration
+	}
+	pp := &g.pub[i]
+	if slices.Contains(pp.to, p.h) {
+		return true
+	}
+	piece := g.piece(i)
+	few := int32(2 * s.cfg.PublisherCopies)
+	if pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail[i] < few) {
+		pp.copies++
+		pp.allowance = max(pp.allowance, pp.copies)
+		if len(pp.to) < maxPubTo {
+			pp.to = append(pp.to, p.h)
+		}
+		s.stats.PublisherCopies++
+		return true
+	}
+	if p.pubRejects == nil {
+		p.pubRejects = make(map[uint64]int)
+	}
+	if len(p.pubRejects) < 4096 {
+		p.pubRejects[piece]++
+	}
+	pp.demand++
+	if !pp.queued {
+		pp.queued = true
+		s.pub.demanded = append(s.pub.demanded, pieceRef{g, i})
+	}
+	return false
+}
+
+// pubCredit credits the peers we uploaded pieces [a, b) to when another peer announces
+// them: their copies are spreading.
+func (s *Swarm) pubCredit(from *peer, a, b uint64) {
+	segs := s.st.segs
+	for k := searchSegs(segs, a); k < len(segs) && segs[k].rec.FirstPiece < b; k++ {
+		g := segs[k]
+		if g.pub == nil {
+			continue
+		}
+		lo, hi := max(a, g.rec.FirstPiece), min(b, g.rec.EndPiece())
+		for p := lo; p < hi; p++ {
+			to := g.pub[g.index(p)].to
+			if len(to) == 0 || slices.Contains(to, from.h) {
+				continue
+			}
+			share := 1 / float64(len(to))
+			for _, h := range to {
+				if q := s.byHandle[h]; q != nil {
+					q.spread += share
+				}
+			}
+		}
+	}
+}
+
+// pubTick makes pieces older than PublicAfter public and widens the allowance of pieces
+// that are in demand but not spreading.
+func (s *Swarm) pubTick() {
+	s.pub.publicEnd = s.publicEnd()
+	for _, p := range s.peers {
+		if p.publicTo < s.pub.publicEnd {
+			s.pubAnnouncePublic(p)
+		}
+	}
+	if s.now.Sub(s.pub.lastCheck) >= s.cfg.SpreadCheck {
+		s.pub.lastCheck = s.now
+		s.spreadCheck()
+	}
+	if s.now.Sub(s.pub.lastPrune) >= time.Second {
+		s.pub.lastPrune = s.now
+		for _, p := range s.peers {
+			for piece := range p.pubRejects {
+				if piece < s.st.evictedTo {
+					delete(p.pubRejects, piece)
+				}
+			}
+		}
+	}
+}
+
+// spreadCheck widens refused pieces that are not spreading. A piece counts as stagnant
+// when, on two consecutive checks at least SpreadCheck apart and once it has been public
+// that long, few peers hold it and no more than before: it then gets one more copy. A piece
+// older than 1.5 target durations that few peers hold (viewers' deadlines approach) gets a
+// copy for every refused request.
+func (s *Swarm) spreadCheck() {
+	few := int32(2 * s.cfg.PublisherCopies)
+	urgentAge := s.times.target * 3 / 2
+	settled := s.times.publicAfter + s.cfg.SpreadCheck
+	for _, r := range s.pub.demanded {
+		if r.g.pub == nil || r.g != s.st.find(r.g.rec.FirstPiece) {
+			continue // evicted
+		}
+		pp := &r.g.pub[r.i]
+		holders := r.g.avail[r.i]
+		age := s.now.Sub(r.g.arrival)
+		switch {
+		case holders >= few:
+		case age >= urgentAge:
+			pp.allowance += pp.demand
+		case age >= settled && pp.checked && holders <= pp.holders:
+			pp.allowance++
+		}
+		pp.holders, pp.checked, pp.demand, pp.queued = holders, true, 0, false
+	}
+	clear(s.pub.demanded)
+	s.pub.demanded = s.pub.demanded[:0]
+}
+
+// publicEnd is one past the last piece of the newest segment that became public: its
+// private copies were handed out at least PublicAfter ago (or it was published three times
+// that long ago), and so were all segments before it.
+func (s *Swarm) publicEnd() uint64 {
+	end := max(s.pub.publicEnd, s.st.evictedTo)
+	for k := searchSegs(s.st.segs, end); k < len(s.st.segs); k++ {
+		g := s.st.segs[k]
+		age := s.now.Sub(g.arrival)
+		if age < 3*s.times.publicAfter && (age < s.times.publicAfter || s.now.Sub(g.pubSentAt) < s.times.publicAfter) {
+			break
+		}
+		end = g.rec.EndPiece()
+	}
+	return end
+}
+
+// pubAnnouncePublic sends p HAVE ranges for the public pieces it was not yet told about.
+func (s *Swarm) pubAnnouncePublic(p *peer) {
+	end := s.publicEnd()
+	from := max(p.publicTo, s.st.window().First)
+	if from < end {
+		s.st.heldRuns(from, end, func(a, b uint64) {
+			s.send(p, protocol.Have{First: a, Count: uint32(b - a)})
+		})
+	}
+	p.publicTo = max(p.publicTo, end)
+}

@@ -1,0 +1,94 @@
+package livetorrent
+
+import "time"
+
+// Stats are the core's counters, for metrics. Byte counts are DATA block bytes.
+type Stats struct {
+	Peers int
+
+	BytesUploaded   int64
+	BytesDownloaded int64
+	BytesWasted     int64 // received but not needed: duplicates, unrequested, late
+	BytesFromOrigin int64
+
+	PiecesPublished int64 // publisher: pieces published
+	PublisherCopies int64 // publisher: piece copies granted to peers
+	PiecesVerified  int64
+	PiecesFailed    int64 // failed their hash
+	PiecesLate      int64 // verified after their deadline
+
+	RequestsSent      int64
+	DuplicateRequests int64 // second requests for a block expected to miss its deadline
+	RequestTimeouts   int64
+	CancelsSent       int64
+	RejectsSent       int64
+	RejectsReceived   int64
+
+	RecordsAccepted        int64
+	IgnoredRecords         int64 // stale, replayed, future or unverifiable records
+	ConflictingRecords     int64 // different bytes for stored pieces: a publisher fault
+	IgnoredDescriptors     int64
+	ConflictingDescriptors int64
+	SegmentsEvicted        int64
+	PublishErrors          int64
+
+	OriginFetches  int64
+	OriginFailures int64
+
+	Closes int64
+	Bans   int64
+
+	// Viewer playback.
+	TunedIn           bool
+	StartSeq          uint64
+	NextSeq           uint64 // next media sequence to deliver
+	SegmentsDelivered int64
+	SegmentsSkipped   int64
+	Stalls            int64         // segments delivered after their deadline
+	StallTime         time.Duration // total lateness: the player waited this long
+	StartupDelay      time.Duration // tune-in to first delivery
+
+	WindowFirst, WindowEnd uint64
+	StoreBytes             int64
+}
+
+// PeerStats describes one connection.
+type PeerStats struct {
+	Peer                        PeerHandle
+	Addr                        string
+	Outbound                    bool
+	Connected                   time.Duration // since PeerUp
+	BytesUp, BytesDown          int64
+	DownRate, UpRate            float64 // bytes/s, averaged
+	Latency                     time.Duration
+	Strikes                     int
+	AmChoking, AmInterested     bool
+	PeerChoking, PeerInterested bool
+	Outstanding                 int // our requests not yet answered
+	Queued                      int // its requests not yet served
+	HaveRanges                  int
+}
+
+// Stats returns the counters.
+func (s *Swarm) Stats() Stats {
+	st := s.stats
+	st.Peers = len(s.peers)
+	st.TunedIn, st.StartSeq, st.NextSeq = s.play.tuned, s.play.startSeq, s.play.next
+	w := s.st.window()
+	st.WindowFirst, st.WindowEnd = w.First, w.End
+	st.StoreBytes = s.st.bytes
+	return st
+}
+
+// PeerStats appends the state of every connection to out.
+func (s *Swarm) PeerStats(out []PeerStats) []PeerStats {
+	for _, p := range s.peers {
+		out = append(out, PeerStats{Peer: p.h, Addr: p.addr, Outbound: p.outbound, Connected: s.now.Sub(p.upAt),
+			BytesUp: p.bytesUp, BytesDown: p.bytesDown,
+			DownRate: p.recvRate, UpRate: p.sendRate, Latency: p.latency, Strikes: p.strikes,
+			AmChoking: p.amChoking, AmInterested: p.amInterested, PeerChoking: p.peerChoking,
+			PeerInterested: p.peerInterested, Outstanding: p.nActive, Queued: p.queue.len(),
+			HaveRanges: p.have.len()})
+	}
+	return out
+}

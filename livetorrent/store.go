@@ -1,0 +1,216 @@
+package livetorrent
+
+import (
+	"sort"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// segment is one record and the state of its pieces. Records never share pieces, so a
+// piece belongs to exactly one segment.
+type segment struct {
+	rec     protocol.Record
+	raw     []byte    // the signed record as received, relayed unchanged
+	arrival time.Time // local time the record first arrived: eviction is by this clock
+	knownBy peerSet   // peers that sent us the record or were sent it
+
+	data      []byte  // segment bytes, allocated when first needed; verified pieces never change
+	verified  []bool  // per piece
+	nVerified int     // count of true in verified
+	avail     []int32 // per piece: connected peers that announced it
+	parts     []*partial
+
+	// Viewer playback.
+	wanted     bool          // part of the playback sequence (or an init segment it uses) and incomplete
+	playOffset time.Duration // deadline = playback anchor + playOffset
+	delivered  bool
+
+	pub       []pubPiece // publisher: per piece upload accounting
+	pubSentAt time.Time  // publisher: when a block of it was last handed to the driver
+}
+
+func (g *segment) pieces() int        { return len(g.rec.Hashes) }
+func (g *segment) complete() bool     { return g.nVerified == len(g.rec.Hashes) }
+func (g *segment) piece(i int) uint64 { return g.rec.FirstPiece + uint64(i) }
+func (g *segment) has(p uint64) bool  { return g.rec.Contains(p) && g.verified[p-g.rec.FirstPiece] }
+func (g *segment) index(p uint64) int { return int(p - g.rec.FirstPiece) }
+func (g *segment) isMedia() bool      { return !g.rec.IsInit() }
+func (g *segment) pieceLen(i int, ps uint32) int {
+	return g.rec.PieceLen(g.piece(i), ps)
+}
+
+// pieceBytes returns piece i's bytes inside data.
+func (g *segment) pieceBytes(i int, ps uint32) []byte {
+	off := int(uint64(i) * uint64(ps))
+	return g.data[off : off+g.pieceLen(i, ps)]
+}
+
+// partial is a piece being assembled from blocks.
+type partial struct {
+	blocks  []blockState
+	nGot    int
+	nFree   int          // blocks neither received nor requested
+	nLate   int          // blocks requested once whose answer is expected too late
+	avoid   []PeerHandle // peers whose earlier copy of this piece failed its hash
+	attempt *failedAttempt
+}
+
+type blockState struct {
+	got  bool
+	late bool
+	from PeerHandle // sender of the received block (0 for the origin)
+	nreq uint8
+	reqs [maxDuplicates]blockReq
+}
+
+// maxDuplicates is how many peers may be asked for one block at once: the first request
+// plus one duplicate when the first would miss the deadline.
+const maxDuplicates = 2
+
+type blockReq struct {
+	peer   *peer
+	at     time.Time // when it was sent
+	expect time.Time // when the block was expected to arrive, estimated at request time
+}
+
+// failedAttempt keeps a piece that failed its hash and who sent each block, so that once
+// the piece verifies the senders of the blocks that differed can be struck.
+type failedAttempt struct {
+	data []byte
+	from []PeerHandle
+}
+
+func (pc *partial) reset(nblocks int) {
+	pc.blocks = pc.blocks[:0]
+	for range nblocks {
+		pc.blocks = append(pc.blocks, blockState{})
+	}
+	pc.nGot, pc.nFree, pc.nLate = 0, nblocks, 0
+}
+
+func (pc *partial) avoids(h PeerHandle) bool {
+	for _, a := range pc.avoid {
+		if a == h {
+			return true
+		}
+	}
+	return false
+}
+
+func blocksIn(pieceLen int) int { return (pieceLen + protocol.BlockSize - 1) / protocol.BlockSize }
+
+// store holds the segments of the window sorted by first piece.
+type store struct {
+	segs      []*segment
+	bytes     int64  // allocated segment data
+	evictedTo uint64 // every piece below this is gone for good (our window first)
+	highest   uint64 // one past the highest piece of any record ever accepted
+	newest    time.Time
+	last      *segment // lookup cache
+	freeParts []*partial
+}
+
+// find returns the segment holding piece p.
+func (st *store) find(p uint64) *segment {
+	if g := st.last; g != nil && g.rec.Contains(p) {
+		return g
+	}
+	i := sort.Search(len(st.segs), func(i int) bool { return st.segs[i].rec.EndPiece() > p })
+	if i < len(st.segs) && st.segs[i].rec.FirstPiece <= p {
+		st.last = st.segs[i]
+		return st.segs[i]
+	}
+	return nil
+}
+
+// insertPos returns where a record covering [first, end) goes, or -1 if it overlaps a
+// stored one (which is returned).
+func (st *store) insertPos(first, end uint64) (int, *segment) {
+	n := len(st.segs)
+	if n == 0 || st.segs[n-1].rec.EndPiece() <= first {
+		return n, nil
+	}
+	i := sort.Search(n, func(i int) bool { return st.segs[i].rec.EndPiece() > first })
+	if i < n && st.segs[i].rec.FirstPiece < end {
+		return -1, st.segs[i]
+	}
+	return i, nil
+}
+
+func (st *store) insert(i int, g *segment) {
+	st.segs = append(st.segs, nil)
+	copy(st.segs[i+1:], st.segs[i:])
+	st.segs[i] = g
+	st.highest = max(st.highest, g.rec.EndPiece())
+	if g.arrival.After(st.newest) {
+		st.newest = g.arrival
+	}
+}
+
+// window is what we advertise: [first, end).
+func (st *store) window() protocol.Window {
+	if len(st.segs) == 0 {
+		return protocol.Window{First: st.evictedTo, End: st.evictedTo}
+	}
+	return protocol.Window{First: st.segs[0].rec.FirstPiece, End: st.segs[len(st.segs)-1].rec.EndPiece()}
+}
+
+func (st *store) getPartial(nblocks int) *partial {
+	var pc *partial
+	if n := len(st.freeParts); n > 0 {
+		pc = st.freeParts[n-1]
+		st.freeParts = st.freeParts[:n-1]
+	} else {
+		pc = &partial{}
+	}
+	pc.reset(nblocks)
+	return pc
+}
+
+func (st *store) putPartial(pc *partial) {
+	pc.avoid = pc.avoid[:0]
+	pc.attempt = nil
+	for i := range pc.blocks {
+		pc.blocks[i] = blockState{}
+	}
+	if len(st.freeParts) < 256 {
+		st.freeParts = append(st.freeParts, pc)
+	}
+}
+
+// ensureData allocates the segment's buffer.
+func (st *store) ensureData(g *segment) {
+	if g.data == nil {
+		g.data = make([]byte, g.rec.Length)
+		st.bytes += int64(g.rec.Length)
+	}
+}
+
+// spanOfHeld calls fn for each maximal run of verified pieces within [first, end), across
+// segment boundaries when the segments are adjacent in the piece space.
+func (st *store) heldRuns(first, end uint64, fn func(first, end uint64)) {
+	i := sort.Search(len(st.segs), func(i int) bool { return st.segs[i].rec.EndPiece() > first })
+	runFirst, runEnd := uint64(0), uint64(0)
+	open := false
+	for ; i < len(st.segs) && st.segs[i].rec.FirstPiece < end; i++ {
+		g := st.segs[i]
+		for k := range g.verified {
+			p := g.piece(k)
+			if p < first || p >= end || !g.verified[k] {
+				continue
+			}
+			if open && p == runEnd && runEnd-runFirst < protocol.MaxHaveCount {
+				runEnd++
+				continue
+			}
+			if open {
+				fn(runFirst, runEnd)
+			}
+			runFirst, runEnd, open = p, p+1, true
+		}
+	}
+	if open {
+		fn(runFirst, runEnd)
+	}
+}

@@ -1,0 +1,284 @@
+package livetorrent
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// Swarm is the engine core for one stream: a deterministic state machine. Handle takes the
+// current time and one event and returns the actions to perform. It never blocks, starts
+// goroutines, reads a clock or does I/O; it is not safe for concurrent use.
+type Swarm struct {
+	cfg     Config
+	desc    *protocol.Descriptor
+	descRaw []byte
+	times   streamTimes
+	ps      uint32 // piece size, fixed by the first descriptor
+
+	st       store
+	peers    []*peer // connection order; iteration order must be deterministic
+	byHandle map[PeerHandle]*peer
+	slots    []int // free peer slots
+	nslots   int
+
+	now time.Time
+	out []Action
+
+	// Work collected during one Handle call and done once at its end.
+	verifiedNow []uint64
+	fillAll     bool
+	fillFor     []*peer
+
+	pick   pickState
+	play   playState
+	pub    pubState
+	origin originState
+	up     chokeState
+	upl    uploadState
+
+	nextTick       time.Time
+	wakeSent       time.Time
+	windowSentAt   time.Time
+	windowSentFrom uint64
+	lastSlow       time.Time
+
+	stats Stats
+}
+
+// New returns a core for cfg.Stream.
+func New(cfg Config) (*Swarm, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Swarm{cfg: cfg, byHandle: make(map[PeerHandle]*peer)}
+	s.play.bySeq = make(map[uint64]*segment)
+	return s, nil
+}
+
+// Config returns the configuration with defaults applied.
+func (s *Swarm) Config() Config { return s.cfg }
+
+// Descriptor returns the stream descriptor the core holds, or nil. Read-only.
+func (s *Swarm) Descriptor() *protocol.Descriptor { return s.desc }
+
+// LocalExtHandshake returns the live keys of our extended handshake: reqq, window,
+// descriptor sequence, upload hint and version. The driver sets LiveID, PexID, Client, Port
+// and YourIP.
+func (s *Swarm) LocalExtHandshake() protocol.ExtHandshake {
+	h := protocol.ExtHandshake{LiveID: 1, Version: protocol.Version, Reqq: uint32(s.cfg.Reqq),
+		UploadHint: s.cfg.UploadHint}
+	if s.desc != nil {
+		h.DescriptorSeq = s.desc.Seq
+	}
+	if len(s.st.segs) > 0 {
+		h.Window, h.HasWindow = s.st.window(), true
+	}
+	return h
+}
+
+// Handle processes one event at time now (which must not go backwards; an earlier time is
+// treated as the latest seen). The returned actions must be executed in order; the slice is
+// reused by the next call.
+func (s *Swarm) Handle(now time.Time, ev Event) []Action {
+	s.out = s.out[:0]
+	if now.After(s.now) {
+		s.now = now
+	}
+	switch e := ev.(type) {
+	case PeerUp:
+		s.onPeerUp(e)
+	case PeerDown:
+		if p := s.byHandle[e.Peer]; p != nil {
+			s.dropPeer(p)
+		}
+	case Received:
+		if p := s.byHandle[e.Peer]; p != nil {
+			s.onMessage(p, e.Msg)
+		}
+	case ControlReceived:
+		if p := s.byHandle[e.Peer]; p != nil {
+			s.onControl(p, e.Kind)
+		}
+	case Written:
+		if p := s.byHandle[e.Peer]; p != nil {
+			s.onWritten(p, e.Bytes)
+		}
+	case Tick:
+		if !s.now.Before(s.nextTick) {
+			s.housekeeping()
+		}
+	case Publish:
+		s.onPublish(e)
+	case OriginData:
+		s.onOriginData(e)
+	}
+	s.finish()
+	return s.out
+}
+
+// finish does the work an event left pending: announce verified pieces, deliver, request
+// more, and ask for the next tick.
+func (s *Swarm) finish() {
+	s.announceVerified()
+	if s.cfg.Role == RoleViewer {
+		if !s.play.tuned {
+			s.tuneInCheck()
+		}
+		s.deliverReady()
+		if s.fillAll {
+			s.fill(s.peers)
+		} else {
+			for _, p := range s.fillFor {
+				if !p.gone {
+					s.fill1(p)
+				}
+			}
+		}
+	}
+	s.fillAll = false
+	for _, p := range s.fillFor {
+		p.queuedFill = false
+	}
+	clear(s.fillFor)
+	s.fillFor = s.fillFor[:0]
+	if s.nextTick.IsZero() || !s.nextTick.After(s.now) {
+		s.nextTick = s.now.Add(s.cfg.TickInterval)
+	} else if s.tickPeriod() < slowTick {
+		// Deadline work became pending while idle: come back within TickInterval.
+		s.wakeBy(s.now.Add(s.cfg.TickInterval))
+	}
+	if !s.nextTick.Equal(s.wakeSent) {
+		s.wakeSent = s.nextTick
+		s.out = append(s.out, Action{Kind: ActWakeAt, At: s.nextTick})
+	}
+}
+
+// housekeeping runs on ticks: deadline work every TickInterval, bookkeeping whose
+// precision does not matter (rates, timeouts, interest, choking, WINDOW) once a second.
+func (s *Swarm) housekeeping() {
+	s.evict()
+	s.updateUploadRate()
+	slow := s.now.Sub(s.lastSlow) >= slowTick
+	if slow {
+		s.lastSlow = s.now
+		for _, p := range s.peers {
+			s.updateRates(p)
+			s.expireRequests(p)
+		}
+		s.chokeTick()
+		s.windowTick()
+	}
+	if s.cfg.Role == RoleViewer {
+		s.tuneInCheck()
+		s.markLate()
+		s.originCheck()
+		s.skipMissing()
+		if slow {
+			s.reviewInterest()
+		}
+		s.fillAll = true
+	} else {
+		s.pubTick()
+	}
+	s.nextTick = s.now.Add(s.tickPeriod())
+}
+
+// slowTick is the period of the bookkeeping part of housekeeping, and the tick period of
+// an idle core.
+const slowTick = time.Second
+
+// tickPeriod is TickInterval while deadlines or the publisher's rationing need watching,
+// slowTick otherwise.
+func (s *Swarm) tickPeriod() time.Duration {
+	switch {
+	case s.cfg.Role == RolePublisher && (len(s.pub.demanded) > 0 || s.pub.publicEnd < s.st.window().End):
+	case s.cfg.Role == RoleViewer && (s.pick.dirty || len(s.pick.order) > 0 || len(s.origin.inflight) > 0):
+	default:
+		return slowTick
+	}
+	return s.cfg.TickInterval
+}
+
+// broadcast sends m to every peer; the message is boxed once for all of them.
+func (s *Swarm) broadcast(m protocol.Message) {
+	for _, p := range s.peers {
+		s.out = append(s.out, Action{Kind: ActSend, Peer: p.h, Msg: m})
+	}
+}
+
+// wakeBy makes the next tick come no later than t.
+func (s *Swarm) wakeBy(t time.Time) {
+	if t.After(s.now) && t.Before(s.nextTick) {
+		s.nextTick = t
+	}
+}
+
+// peerFor returns the connected peer with handle h.
+func (s *Swarm) peerFor(h PeerHandle) *peer { return s.byHandle[h] }
+
+func (s *Swarm) send(p *peer, m protocol.Message) {
+	s.out = append(s.out, Action{Kind: ActSend, Peer: p.h, Msg: m})
+}
+
+func (s *Swarm) control(p *peer, c Control) {
+	s.out = append(s.out, Action{Kind: ActControl, Peer: p.h, Control: c})
+}
+
+// closePeer closes p's connection and forgets it.
+func (s *Swarm) closePeer(p *peer, ban bool, err error, format string, args ...any) {
+	if p.gone {
+		return
+	}
+	if format != "" {
+		err = fmt.Errorf("%w: %s", err, fmt.Sprintf(format, args...))
+	}
+	s.out = append(s.out, Action{Kind: ActClose, Peer: p.h, Err: err, Ban: ban})
+	s.stats.Closes++
+	if ban {
+		s.stats.Bans++
+	}
+	s.dropPeer(p)
+}
+
+// wantFill schedules a request round for p at the end of this Handle call.
+func (s *Swarm) wantFill(p *peer) {
+	if s.fillAll || p.queuedFill {
+		return
+	}
+	p.queuedFill = true
+	s.fillFor = append(s.fillFor, p)
+}
+
+// announceVerified sends one HAVE per run of adjacent pieces verified in this call to every
+// peer, including those that hold the pieces: the publisher measures how its pieces spread
+// from them. (A viewer relays at once; the publisher announces its own pieces by its upload
+// policy instead.)
+func (s *Swarm) announceVerified() {
+	v := s.verifiedNow
+	if len(v) == 0 {
+		return
+	}
+	s.verifiedNow = v[:0]
+	if s.cfg.Role != RoleViewer {
+		return
+	}
+	sortU64(v)
+	for i := 0; i < len(v); {
+		j := i + 1
+		for j < len(v) && v[j] == v[j-1]+1 && j-i < protocol.MaxHaveCount {
+			j++
+		}
+		s.broadcast(protocol.Have{First: v[i], Count: uint32(j - i)})
+		i = j
+	}
+}
+
+func sortU64(v []uint64) {
+	for i := 1; i < len(v); i++ { // nearly always sorted already: insertion sort
+		for j := i; j > 0 && v[j] < v[j-1]; j-- {
+			v[j], v[j-1] = v[j-1], v[j]
+		}
+	}
+}

@@ -1,0 +1,296 @@
+package livetorrent
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// uploadState is the node-wide upload credit. Blocks handed to the driver wait in its
+// socket queues; keeping that backlog near UploadQueueDelay of our measured upload rate
+// means a block requested now leaves soon, instead of behind everything already queued.
+// Requests are served in arrival order across peers: when several peers ask for a fresh
+// piece, the first copy completes quickly and its holder starts relaying, instead of all
+// copies crawling in parallel.
+type uploadState struct {
+	inflight int     // DATA bytes handed to the driver, not yet reported written
+	rate     float64 // bytes/s reported written (EWMA)
+	written  int     // since the last rate update
+	lastRate time.Time
+	waiting  []*peer // peers with queued requests
+	seq      uint64  // arrival number of the last queued request
+}
+
+func (s *Swarm) uploadBudget() int {
+	if s.cfg.UploadInFlight == unlimitedInFlight {
+		return unlimitedInFlight
+	}
+	return max(4*protocol.BlockSize, int(s.upl.rate*s.cfg.UploadQueueDelay.Seconds()))
+}
+
+func (s *Swarm) onWritten(p *peer, n int) {
+	n = min(n, p.inflight)
+	p.inflight -= n
+	s.upl.inflight -= n
+	s.upl.written += n
+	s.pumpAll()
+}
+
+// updateUploadRate folds the bytes written since the last call into the rate estimate.
+func (s *Swarm) updateUploadRate() {
+	u := &s.upl
+	if dt := s.now.Sub(u.lastRate).Seconds(); dt > 0 {
+		a := dt / (dt + 2)
+		u.rate += a * (float64(u.written)/dt - u.rate)
+		u.written, u.lastRate = 0, s.now
+	}
+}
+
+type chokeState struct {
+	lastRechoke    time.Time
+	lastOptimistic time.Time
+	rr             int  // round-robin cursor (peer slot) of the optimistic unchoke
+	freed          bool // an unchoked peer left: its slot can go to another
+	rank           []*peer
+}
+
+// onRequest validates a peer's request against our state and queues it, or rejects it.
+func (s *Swarm) onRequest(p *peer, r protocol.BlockRef) {
+	reason, ok := s.admitRequest(p, r)
+	if !ok {
+		s.reject(p, r, reason)
+		return
+	}
+	s.upl.seq++
+	p.queue.push(queued{ref: r, seq: s.upl.seq})
+	s.pump(p)
+}
+
+// pump schedules p's queued requests for service.
+func (s *Swarm) pump(p *peer) {
+	if p.queue.len() > 0 && !p.waiting {
+		p.waiting = true
+		s.upl.waiting = append(s.upl.waiting, p)
+	}
+	s.pumpAll()
+}
+
+func (s *Swarm) admitRequest(p *peer, r protocol.BlockRef) (protocol.RejectReason, bool) {
+	if p.amChoking {
+		return protocol.RejectChoked, false
+	}
+	if s.desc == nil {
+		return protocol.RejectNotHeld, false
+	}
+	if !s.st.window().Contains(r.Piece) {
+		return protocol.RejectOutOfWindow, false
+	}
+	g := s.st.find(r.Piece)
+	if g == nil {
+		return protocol.RejectNotHeld, false
+	}
+	if g.rec.BlockLen(r.Piece, r.Offset, s.ps) != r.Length {
+		return protocol.RejectInvalid, false
+	}
+	if !g.verified[g.index(r.Piece)] {
+		return protocol.RejectNotHeld, false
+	}
+	if p.queue.len() >= s.cfg.Reqq {
+		return protocol.RejectQueueFull, false
+	}
+	if s.cfg.Role == RolePublisher && !s.pubAllow(p, g, g.index(r.Piece)) {
+		return protocol.RejectUnspecified, false
+	}
+	return 0, true
+}
+
+func (s *Swarm) reject(p *peer, r protocol.BlockRef, why protocol.RejectReason) {
+	s.stats.RejectsSent++
+	s.send(p, protocol.Reject{BlockRef: r, Reason: why})
+}
+
+func (s *Swarm) onCancel(p *peer, r protocol.BlockRef) {
+	p.queue.remove(r) // unknown cancels are ignored
+}
+
+// pumpAll hands queued blocks to the driver, oldest request first, while the node's
+// budget and each peer's credit last. Blocks alias the stored, verified (hence immutable)
+// segment bytes.
+func (s *Swarm) pumpAll() {
+	u := &s.upl
+	budget := s.uploadBudget()
+	for u.inflight < budget {
+		best := -1
+		for k := 0; k < len(u.waiting); k++ {
+			p := u.waiting[k]
+			if p.gone || p.queue.len() == 0 {
+				p.waiting = false
+				u.waiting = slices.Delete(u.waiting, k, k+1)
+				k--
+				continue
+			}
+			if p.inflight < s.cfg.UploadInFlight && (best < 0 || p.queue.front().seq < u.waiting[best].queue.front().seq) {
+				best = k
+			}
+		}
+		if best < 0 {
+			return
+		}
+		s.serveOne(u.waiting[best])
+	}
+}
+
+func (s *Swarm) serveOne(p *peer) {
+	r := p.queue.pop()
+	g := s.st.find(r.Piece)
+	if g == nil || !g.has(r.Piece) {
+		s.reject(p, r, protocol.RejectOutOfWindow) // evicted while queued
+		return
+	}
+	off := g.rec.PieceOffset(r.Piece, s.ps) + uint64(r.Offset)
+	end := off + uint64(r.Length)
+	s.send(p, protocol.Data{Piece: r.Piece, Offset: r.Offset, Block: g.data[off:end:end]})
+	n := int(r.Length)
+	p.inflight += n
+	s.upl.inflight += n
+	p.bytesUp += int64(n)
+	p.tickUp += n
+	s.stats.BytesUploaded += int64(n)
+	if g.pub != nil {
+		g.pub[g.index(r.Piece)].bytes += int64(n)
+		g.pubSentAt = s.now
+	}
+}
+
+func (s *Swarm) choke(p *peer) {
+	if p.amChoking {
+		return
+	}
+	p.amChoking, p.optimistic = true, false
+	s.control(p, Choke)
+	for p.queue.len() > 0 {
+		s.reject(p, p.queue.pop(), protocol.RejectChoked)
+	}
+}
+
+func (s *Swarm) unchoke(p *peer) {
+	if !p.amChoking {
+		return
+	}
+	p.amChoking = false
+	s.control(p, Unchoke)
+}
+
+// onPeerInterested unchokes at once when a slot is free, rather than making a new peer wait
+// for the next rechoke. The publisher unchokes every interested peer: what bounds its
+// egress is the per-piece copy allowance, not choking.
+func (s *Swarm) onPeerInterested(p *peer) {
+	if s.cfg.Role == RolePublisher || s.regularUnchoked() < s.cfg.UnchokeSlots {
+		s.unchoke(p)
+	}
+}
+
+func (s *Swarm) regularUnchoked() int {
+	n := 0
+	for _, p := range s.peers {
+		if !p.amChoking && !p.optimistic {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Swarm) chokeTick() {
+	if s.cfg.Role == RolePublisher {
+		return
+	}
+	if s.now.Sub(s.up.lastRechoke) >= s.cfg.RechokeEvery {
+		s.rechoke()
+	} else if s.up.freed {
+		for _, p := range s.ranked() {
+			if s.regularUnchoked() >= s.cfg.UnchokeSlots {
+				break
+			}
+			s.unchoke(p)
+		}
+	}
+	s.up.freed = false
+	if s.now.Sub(s.up.lastOptimistic) >= s.cfg.OptimisticEvery {
+		s.rotateOptimistic()
+	}
+}
+
+// ranked returns the interested peers that are not the optimistic unchoke, best uploaders
+// to us first (tit-for-tat), then by advertised capacity, then by slot for determinism.
+func (s *Swarm) ranked() []*peer {
+	r := s.up.rank[:0]
+	for _, p := range s.peers {
+		if p.peerInterested && !p.optimistic {
+			r = append(r, p)
+		}
+	}
+	slices.SortStableFunc(r, func(a, b *peer) int {
+		if c := cmp.Compare(b.recvRate, a.recvRate); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.ext.UploadHint, a.ext.UploadHint); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.slot, b.slot)
+	})
+	s.up.rank = r
+	return r
+}
+
+// rechoke keeps the UnchokeSlots best uploaders to us unchoked and chokes the rest (the
+// optimistic unchoke excepted).
+func (s *Swarm) rechoke() {
+	s.up.lastRechoke = s.now
+	r := s.ranked()
+	for k, p := range r {
+		if k < s.cfg.UnchokeSlots {
+			s.unchoke(p)
+		} else {
+			s.choke(p)
+		}
+	}
+	for _, p := range s.peers {
+		if !p.peerInterested && !p.amChoking && !p.optimistic {
+			s.choke(p)
+		}
+	}
+}
+
+// rotateOptimistic unchokes the next choked, interested peer in slot order, so every peer
+// gets a chance to prove itself as an uploader.
+func (s *Swarm) rotateOptimistic() {
+	s.up.lastOptimistic = s.now
+	var next *peer
+	best := -1
+	for _, p := range s.peers {
+		if p.optimistic {
+			p.optimistic = false
+			if s.regularUnchoked() > s.cfg.UnchokeSlots {
+				s.choke(p)
+			}
+		}
+	}
+	// The choked, interested peer with the smallest slot after the cursor (wrapping).
+	for _, p := range s.peers {
+		if !p.amChoking || !p.peerInterested {
+			continue
+		}
+		k := (p.slot - s.up.rr - 1 + s.nslots) % max(s.nslots, 1)
+		if best < 0 || k < best {
+			best, next = k, p
+		}
+	}
+	if next == nil {
+		return
+	}
+	s.up.rr = next.slot
+	s.unchoke(next)
+	next.optimistic = true
+}

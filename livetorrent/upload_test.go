@@ -1,0 +1,158 @@
+package livetorrent
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// TestPublisherEgressBounded: with 50 viewers present from the start, every piece leaves
+// the publisher at most PublisherCopies times, and every viewer still plays everything.
+func TestPublisherEgressBounded(t *testing.T) {
+	for _, copies := range []int{1, 2} {
+		t.Run(fmt.Sprint(copies, "copies"), func(t *testing.T) {
+			const viewers, degree = 50, 6 // each viewer dials the next 6: 12 neighbours
+			s := newSim(t, 250_000)
+			pub := s.addNode(Config{Role: RolePublisher, PublisherCopies: copies}, 600_000)
+			var vs []*simNode
+			for range viewers {
+				vs = append(vs, s.addNode(Config{Role: RoleViewer, DisableOrigin: true}, 400_000))
+			}
+			for i, v := range vs {
+				s.connect(v, pub)
+				for k := 1; k <= degree; k++ {
+					s.connect(v, vs[(i+k)%viewers])
+				}
+			}
+			s.run(s.now.Add(500 * time.Millisecond))
+			end := s.now.Add(20 * time.Second)
+			s.publishEvery(pub, 2*time.Second, end)
+			s.run(end.Add(6 * time.Second))
+
+			checkPublisherBytes(t, pub, copies, 0)
+			for _, v := range vs {
+				s.checkDeliveries(v, s.nextSeq-1)
+				if st := v.sw.Stats(); st.Stalls > 0 {
+					t.Errorf("viewer %d stalled %d times", v.id, st.Stalls)
+				}
+			}
+			ps := pub.sw.Stats()
+			t.Logf("piece propagation, publish to viewer: p50 %v p95 %v max %v", s.spreadPercentile(0.5), s.spreadPercentile(0.95), s.spreadPercentile(1))
+			t.Logf("publisher uploaded %d bytes for %d pieces (%.2f piece copies each), %d events",
+				ps.BytesUploaded, ps.PiecesPublished, float64(ps.PublisherCopies)/float64(ps.PiecesPublished), s.events)
+		})
+	}
+}
+
+// TestPublisherWidensWhenNotSpreading: a lone viewer cannot get pieces from anyone else, so
+// the publisher must serve it although the copy allowance is one.
+func TestPublisherWidensWhenNotSpreading(t *testing.T) {
+	s := newSim(t, 100_000)
+	pub := s.addNode(Config{Role: RolePublisher, PublisherCopies: 1}, 1_000_000)
+	a := s.addNode(Config{Role: RoleViewer, DisableOrigin: true}, 400_000)
+	b := s.addNode(Config{Role: RoleViewer, DisableOrigin: true}, 400_000)
+	s.connect(a, pub)
+	s.connect(b, pub) // a and b are not connected: each must get everything from pub
+	s.run(s.now.Add(500 * time.Millisecond))
+	end := s.now.Add(12 * time.Second)
+	s.publishEvery(pub, 2*time.Second, end)
+	s.run(end.Add(6 * time.Second))
+	s.checkDeliveries(a, s.nextSeq-1)
+	s.checkDeliveries(b, s.nextSeq-1)
+	if st := a.sw.Stats(); st.Stalls > 0 {
+		t.Errorf("viewer a stalled %d times", st.Stalls)
+	}
+}
+
+// TestRequestValidation: requests outside the window, for unheld pieces, with bad block
+// geometry, while choked, or beyond reqq are rejected with the matching reason.
+func TestRequestValidation(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer, Reqq: 2, UploadInFlight: protocol.BlockSize})
+	h.up(1)
+	h.up(2)
+	seg := h.segment(100, 1000, 70_000) // 3 pieces: 32768, 32768, 4464
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	h.recv(1, protocol.RecordMsg{Raw: seg.raw})
+	h.ownAll(seg) // as if downloaded and verified
+
+	req := func(piece uint64, off, n uint32) protocol.Request {
+		return protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Offset: off, Length: n}}
+	}
+	h.recv(2, req(1000, 0, protocol.BlockSize))
+	h.expectReject(2, protocol.RejectChoked)
+
+	h.do(ControlReceived{Peer: 2, Kind: Interested})
+	h.expectSent(2, "ctl 2 unchoke")
+	for _, c := range []struct {
+		r    protocol.Request
+		want protocol.RejectReason
+	}{
+		{req(999, 0, protocol.BlockSize), protocol.RejectOutOfWindow},
+		{req(1003, 0, protocol.BlockSize), protocol.RejectOutOfWindow},
+		{req(1002, 0, protocol.BlockSize), protocol.RejectInvalid}, // last piece is short
+		{req(1001, protocol.BlockSize*2, protocol.BlockSize), protocol.RejectInvalid},
+	} {
+		h.recv(2, c.r)
+		h.expectReject(2, c.want)
+	}
+	// Upload credit is one block: the first request is served, the next two queue, the
+	// fourth exceeds reqq = 2.
+	acts := h.recv(2, req(1000, 0, protocol.BlockSize))
+	if len(acts) != 1 || acts[0].Msg.Type() != protocol.TypeData {
+		t.Fatalf("want one DATA, got %v", acts)
+	}
+	h.recv(2, req(1000, protocol.BlockSize, protocol.BlockSize))
+	h.recv(2, req(1001, 0, protocol.BlockSize))
+	h.recv(2, req(1001, protocol.BlockSize, protocol.BlockSize))
+	h.expectReject(2, protocol.RejectQueueFull)
+	// A cancelled request is never served; written bytes release the next block.
+	h.recv(2, protocol.Cancel{BlockRef: req(1000, protocol.BlockSize, protocol.BlockSize).BlockRef})
+	acts = h.do(Written{Peer: 2, Bytes: protocol.BlockSize})
+	if len(acts) != 1 || acts[0].String() != "send 2 DATA 1001/0 len=16384" {
+		t.Fatalf("after Written: %v", acts)
+	}
+}
+
+// TestChokingSlots: interested peers are unchoked while slots last; rechoke keeps the best
+// uploaders to us; the optimistic slot rotates.
+func TestChokingSlots(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer, UnchokeSlots: 2, RechokeEvery: 10 * time.Second, OptimisticEvery: 30 * time.Second})
+	for p := PeerHandle(1); p <= 4; p++ {
+		h.up(p)
+	}
+	var unchoked []PeerHandle
+	for p := PeerHandle(1); p <= 4; p++ {
+		for _, a := range h.do(ControlReceived{Peer: p, Kind: Interested}) {
+			if a.Kind == ActControl && a.Control == Unchoke {
+				unchoked = append(unchoked, a.Peer)
+			}
+		}
+	}
+	if len(unchoked) != 2 || unchoked[0] != 1 || unchoked[1] != 2 {
+		t.Fatalf("unchoked on interest: %v, want [1 2]", unchoked)
+	}
+	// Peers 3 and 4 upload to us; after a rechoke they hold the regular slots.
+	h.sw.byHandle[3].recvRate = 50_000
+	h.sw.byHandle[4].recvRate = 80_000
+	h.advance(10 * time.Second)
+	var st []PeerStats
+	st = h.sw.PeerStats(st)
+	got := map[PeerHandle]bool{}
+	for _, p := range st {
+		got[p.Peer] = !p.AmChoking
+	}
+	if !got[3] || !got[4] {
+		t.Errorf("after rechoke unchoked = %v, want 3 and 4 among them", got)
+	}
+	n := 0
+	for _, p := range st {
+		if !p.AmChoking {
+			n++
+		}
+	}
+	if n > 3 {
+		t.Errorf("%d peers unchoked, want at most 2 regular + 1 optimistic", n)
+	}
+}
