@@ -150,6 +150,8 @@ func (s *Swarm) onPeerUp(e PeerUp) {
 	s.sendInitialState(p)
 }
 
+const maxInitialRecords = 255
+
 // sendInitialState tells a new peer what we hold: descriptor, records (oldest first),
 // window and HAVE ranges.
 func (s *Swarm) sendInitialState(p *peer) {
@@ -160,7 +162,13 @@ func (s *Swarm) sendInitialState(p *peer) {
 		s.send(p, protocol.DescriptorMsg{Raw: s.descRaw})
 		p.dseq = s.desc.Seq
 	}
-	for _, g := range s.st.segs {
+	// Receivers allow a burst of 256 records and descriptors (spec section 10): send at most
+	// the newest 255 records, oldest first. Long windows keep older segments to themselves.
+	segs := s.st.segs
+	if len(segs) > maxInitialRecords {
+		segs = segs[len(segs)-maxInitialRecords:]
+	}
+	for _, g := range segs {
 		s.send(p, protocol.RecordMsg{Raw: g.raw})
 		g.knownBy.set(p.slot)
 	}

@@ -111,6 +111,9 @@ func ParseExtHandshake(b []byte) (ExtHandshake, error) {
 			return h, fieldErr("ext handshake.m."+PexExtensionName, ErrInvalid, "want integer 0..255, got %v", id)
 		}
 		h.PexID = uint8(n)
+		if h.PexID == h.LiveID {
+			return h, fieldErr("ext handshake.m", ErrInvalid, "%s and %s share id %d", ExtensionName, PexExtensionName, n)
+		}
 	}
 	if len(w.V) > MaxClientName {
 		return h, fieldErr("ext handshake.v", ErrTooLarge, "%d bytes, at most %d", len(w.V), MaxClientName)

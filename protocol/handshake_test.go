@@ -93,6 +93,7 @@ func TestExtHandshakeRules(t *testing.T) {
 		{"yourip", "d1:md7:lt_livei1ee6:yourip3:abce", protocol.ErrInvalid},
 		{"wrong type", "d1:md7:lt_livei1ee1:pi1:xe", protocol.ErrInvalid},
 		{"not bencode", "hello", protocol.ErrInvalid},
+		{"shared ids", "d1:md7:lt_livei1e6:ut_pexi1eee", protocol.ErrInvalid},
 	}
 	for _, c := range cases {
 		if _, err := protocol.ParseExtHandshake([]byte(c.in)); !errors.Is(err, c.want) {

@@ -126,7 +126,8 @@ func ParseLink(s string) (Link, error) {
 	}
 	if xt, err := single("xt"); err != nil {
 		return l, err
-	} else if ihHex, ok := strings.CutPrefix(xt, btihPrefix); ok {
+	} else if ihHex, ok := strings.CutPrefix(xt, btihPrefix); ok && len(ihHex) == 40 {
+		// Only the hex form is compared; other xt forms (base32, btmh) are ignored.
 		want := l.Stream.InfoHash()
 		if !strings.EqualFold(ihHex, hex.EncodeToString(want[:])) {
 			return l, fieldErr("link.xt", ErrWrongStream, "info-hash does not match key and salt")

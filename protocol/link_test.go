@@ -48,6 +48,7 @@ func TestLinkAccepts(t *testing.T) {
 		"magnet:?xs=urn:btpk:" + strings.ToUpper(key) + "&s=6368616E6E656C2D31",
 		"magnet:?dn=x&xs=urn:btpk:" + key + "&s=6368616e6e656c2d31&xt=urn:btih:" + ih,
 		"magnet:?xs=urn:btpk:" + key + "&s=6368616e6e656c2d31&unknown=1&x.other=2",
+		"magnet:?xs=urn:btpk:" + key + "&s=6368616e6e656c2d31&xt=urn:btih:" + strings.Repeat("a", 32),
 	} {
 		l, err := protocol.ParseLink(s)
 		if err != nil {
