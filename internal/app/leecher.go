@@ -2,68 +2,79 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
+	"github.com/livetorrent/livetorrent/leecher"
 	"github.com/livetorrent/livetorrent/livetorrent"
 	"github.com/livetorrent/livetorrent/livetorrent/node"
 	"github.com/livetorrent/livetorrent/protocol"
 )
 
-// SegmentSink receives the segments a viewer plays, in order, from the node's loop: it must
-// not block (the player outputs keep their own bounded queues). leecher.Output.OnDelivery
-// is one.
-type SegmentSink func(d livetorrent.Delivery, skipped bool)
-
 // LeecherConfig configures a viewer.
 type LeecherConfig struct {
 	Link          string
 	Listen        string        // peer port, e.g. "0.0.0.0:0"; empty = do not accept peers
+	HTTPListen    string        // local player address, e.g. "127.0.0.1:8765"; empty = no HTTP output
+	Stdout        io.Writer     // continuous stream output, nil = none
+	Player        string        // launch this player (mpv, ffplay) on the output; empty = none
 	TargetLatency time.Duration // 0 = 3 target durations
 	UploadRate    int           // bytes/s, 0 = unlimited
 	DownloadRate  int
 	MaxPeers      int
 	NoOrigin      bool // never fetch from the origin
-	Sinks         []SegmentSink
 	Logger        *slog.Logger
 	Dial          func(ctx context.Context, network, addr string) (net.Conn, error)
 	HTTP          *http.Client
+	// OnReady is called with the playlist URL once the HTTP output listens.
+	OnReady func(playlistURL string)
 }
 
-// Leecher is a running viewer.
+// Leecher is a viewer: a node in the swarm feeding the player outputs.
 type Leecher struct {
 	cfg  LeecherConfig
 	link protocol.Link
+	log  *slog.Logger
 	Node *node.Node
+	Out  *leecher.Output
+	http net.Listener
 }
 
-// NewLeecher parses the link and prepares the viewer node.
+// NewLeecher parses the link and prepares the node and the outputs; listeners are bound
+// here so their addresses are known before Run.
 func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	link, err := protocol.ParseLink(cfg.Link)
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
 	if len(link.Peers) == 0 {
-		return nil, fmt.Errorf("link: no peers (x.pe) to join through")
+		return nil, errors.New("link: no peers (x.pe) to join through")
 	}
-	l := &Leecher{cfg: cfg, link: link}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Leecher{cfg: cfg, link: link, log: cfg.Logger}
+	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
 	l.Node, err = node.New(node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
 			TargetLatency: cfg.TargetLatency, MaxPeers: cfg.MaxPeers, DisableOrigin: cfg.NoOrigin,
 			UploadHint: uint64(max(cfg.UploadRate, 0))},
 		Listen: cfg.Listen, Peers: link.Peers, UploadRate: cfg.UploadRate, DownloadRate: cfg.DownloadRate,
-		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger,
-		OnDeliver: func(d livetorrent.Delivery, skipped bool) {
-			for _, s := range cfg.Sinks {
-				s(d, skipped)
-			}
-		},
+		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger, OnDeliver: l.Out.OnDelivery,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.HTTPListen != "" {
+		if l.http, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			return nil, fmt.Errorf("http listen: %w", err)
+		}
 	}
 	return l, nil
 }
@@ -71,5 +82,96 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 // Link is the parsed link the viewer joined.
 func (l *Leecher) Link() protocol.Link { return l.link }
 
-// Run joins the swarm and plays until ctx ends.
-func (l *Leecher) Run(ctx context.Context) error { return l.Node.Run(ctx) }
+// PlaylistURL is the local playlist address, or "" without an HTTP output.
+func (l *Leecher) PlaylistURL() string {
+	if l.http == nil {
+		return ""
+	}
+	return leecher.PlaylistURL(l.http.Addr())
+}
+
+// Run joins the swarm and feeds the outputs until ctx ends or the stream ends. A stream
+// that ends (EXT-X-ENDLIST) returns nil once the stdout output has written it all.
+func (l *Leecher) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	goRun := func(f func() error) {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs <- f() }()
+	}
+	goRun(func() error { return l.Node.Run(ctx) })
+	goRun(func() error { l.watchDescriptor(ctx); return nil })
+	if l.http != nil {
+		goRun(func() error { return leecher.Serve(ctx, l.http, l.Out) })
+		if l.cfg.OnReady != nil {
+			l.cfg.OnReady(l.PlaylistURL())
+		}
+	}
+	var player *leecher.Player
+	if l.cfg.Player != "" {
+		pc := leecher.PlayerConfig{Program: l.cfg.Player, URL: l.PlaylistURL(), Title: l.link.Name}
+		var err error
+		if player, err = leecher.StartPlayer(ctx, pc); err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("player: %w", err)
+		}
+		go func() { <-player.Done(); cancel() }() // closing the player ends the session
+	}
+	var streamErr error
+	if w := l.streamWriter(player); w != nil {
+		streamErr = l.Out.NewStream(w, leecher.StreamConfig{}).Run(ctx)
+		cancel() // the stream ended (ENDLIST) or broke: stop
+	} else {
+		<-ctx.Done()
+	}
+	l.Out.Close()
+	if player != nil {
+		player.Stop()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	if streamErr != nil && !errors.Is(streamErr, context.Canceled) {
+		return streamErr
+	}
+	return nil
+}
+
+// streamWriter is where the continuous stream goes: stdout, or the player's stdin when a
+// player runs without an HTTP output.
+func (l *Leecher) streamWriter(p *leecher.Player) io.Writer {
+	if p != nil && l.http == nil {
+		return p.Stdin()
+	}
+	return l.cfg.Stdout
+}
+
+// watchDescriptor tells the outputs the stream's target duration once it is known.
+func (l *Leecher) watchDescriptor(ctx context.Context) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var target time.Duration
+		l.Node.Do(ctx, func(c *livetorrent.Swarm, _ node.Stats) {
+			if d := c.Descriptor(); d != nil {
+				target = d.TargetDuration
+			}
+		})
+		if target > 0 {
+			l.Out.SetTargetDuration(target)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

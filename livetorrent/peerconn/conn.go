@@ -49,14 +49,33 @@ func (c *Config) defaults() {
 	}
 }
 
-// NewLimiter returns a byte-rate limiter whose burst admits the largest frame, as WaitN
-// requires. bytesPerSecond <= 0 means unlimited (nil).
+// NewLimiter returns a byte-rate limiter. Its burst is small (a DATA frame, or 50 ms of
+// traffic at high rates) so a cap holds over short intervals too; larger frames wait in
+// burst-sized steps. bytesPerSecond <= 0 means unlimited (nil).
 func NewLimiter(bytesPerSecond int) *rate.Limiter {
 	if bytesPerSecond <= 0 {
 		return nil
 	}
-	burst := max(protocol.MaxFrameLen+4, bytesPerSecond/20)
+	burst := max(limiterMinBurst, bytesPerSecond/20)
 	return rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
+}
+
+// limiterMinBurst admits one whole DATA frame at once.
+const limiterMinBurst = 4 + 2 + protocol.DataHeaderLen + protocol.BlockSize
+
+// wait takes n bytes from lim, in steps no larger than its burst.
+func wait(ctx context.Context, lim *rate.Limiter, n int) error {
+	if lim == nil {
+		return nil
+	}
+	for n > 0 {
+		k := min(n, lim.Burst())
+		if err := lim.WaitN(ctx, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
 }
 
 // Inbound is one message from the peer, already parsed and checked.
@@ -194,10 +213,8 @@ func (c *Conn) writeLoop() error {
 	}()
 	write := func(f outFrame) error {
 		n := len(f.hdr) + len(f.body)
-		if c.cfg.Upload != nil {
-			if err := c.cfg.Upload.WaitN(ctx, n); err != nil {
-				return err
-			}
+		if err := wait(ctx, c.cfg.Upload, n); err != nil {
+			return err
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 		bw.Write(f.hdr)
@@ -267,10 +284,8 @@ func (c *Conn) readLoop(deliver func(Inbound) bool) error {
 		if n == 0 {
 			continue
 		}
-		if c.cfg.Download != nil {
-			if err := c.cfg.Download.WaitN(ctx, 4+n); err != nil {
-				return err
-			}
+		if err := wait(ctx, c.cfg.Download, 4+n); err != nil {
+			return err
 		}
 		// A fresh buffer per frame: parsed messages alias it and outlive this loop iteration.
 		buf := make([]byte, n)

@@ -1,0 +1,105 @@
+// Command leecher watches a LiveTorrent stream: it joins the swarm from a link, downloads
+// and verifies pieces from peers (and from the origin when a deadline demands it), relays
+// them, and feeds a player over local HTTP or on stdout.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/livetorrent/livetorrent/internal/app"
+	"github.com/livetorrent/livetorrent/internal/cliutil"
+	"github.com/livetorrent/livetorrent/leecher"
+)
+
+func main() { cliutil.Main(newApp(os.Stdout, os.Stderr)) }
+
+const env = "LIVETORRENT_LEECHER_"
+
+func commonFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "listen", Value: "0.0.0.0:0", Usage: "TCP address other viewers connect to (port 0 = any)", EnvVars: []string{env + "LISTEN"}},
+		&cli.DurationFlag{Name: "latency", Usage: "how far behind the live edge to play (default 3 target durations)", EnvVars: []string{env + "LATENCY"}},
+		&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 1M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
+		&cli.StringFlag{Name: "download-rate", Value: "0", Usage: "download cap in bytes/s; 0 = unlimited", EnvVars: []string{env + "DOWNLOAD_RATE"}},
+		&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: []string{env + "MAX_PEERS"}},
+		&cli.BoolFlag{Name: "no-origin", Usage: "never fetch from the origin, peers only", EnvVars: []string{env + "NO_ORIGIN"}},
+		&cli.StringFlag{Name: "player", Usage: "start this player (mpv or ffplay) on the stream", EnvVars: []string{env + "PLAYER"}},
+	}, cliutil.LogFlags(env)...)
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:      "leecher",
+		Usage:     "watch a LiveTorrent stream",
+		UsageText: "leecher [flags] LINK          serve the stream to players over local HTTP\n   leecher play [flags] LINK     write the stream to stdout",
+		Description: `LINK is the magnet link the seeder printed (magnet:?xs=urn:btpk:...).
+
+Examples:
+   leecher "magnet:?xs=urn:btpk:..."                 then: mpv http://127.0.0.1:8765/live.m3u8
+   leecher --player mpv "magnet:?xs=urn:btpk:..."    starts mpv on the local playlist
+   leecher play "magnet:?xs=urn:btpk:..." | mpv -
+   leecher play "magnet:?xs=urn:btpk:..." | ffplay -
+
+Flags go before LINK. Logs go to stderr; in play mode stdout carries only media.
+Exit codes: 0 stopped or stream ended, 1 failure, 2 usage, 3 configuration (bad link).`,
+		Writer: stdout, ErrWriter: stderr,
+		Flags: append(commonFlags(),
+			&cli.StringFlag{Name: "http", Value: leecher.DefaultListenAddr, Usage: "local address players fetch /live.m3u8 from", EnvVars: []string{env + "HTTP"}}),
+		Action: func(c *cli.Context) error { return run(c, c.String("http"), nil, stderr) },
+		Commands: []*cli.Command{{
+			Name:      "play",
+			Usage:     "write the stream to stdout (MPEG-TS, or fMP4 init and fragments) for a player reading stdin",
+			UsageText: "leecher play [flags] LINK | mpv -",
+			Flags:     commonFlags(),
+			Action: func(c *cli.Context) error {
+				// A player that exits closes the pipe: get EPIPE and stop, not a signal death.
+				signal.Ignore(syscall.SIGPIPE)
+				return run(c, "", stdout, stderr)
+			},
+		}},
+	}
+}
+
+func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) error {
+	log, err := cliutil.Logger(c, stderr)
+	if err != nil {
+		return err
+	}
+	if c.NArg() != 1 {
+		return cliutil.UsageError("want exactly one LINK (flags go before it); see leecher --help")
+	}
+	up, err := cliutil.ParseRate(c.String("upload-rate"))
+	if err != nil {
+		return err
+	}
+	down, err := cliutil.ParseRate(c.String("download-rate"))
+	if err != nil {
+		return err
+	}
+	if media != nil && c.String("player") != "" {
+		media = nil // the player is fed through its own stdin
+	}
+	l, err := app.NewLeecher(app.LeecherConfig{
+		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
+		Player: c.String("player"), TargetLatency: c.Duration("latency"), UploadRate: up, DownloadRate: down,
+		MaxPeers: c.Int("max-peers"), NoOrigin: c.Bool("no-origin"), Logger: log,
+		OnReady: func(url string) { fmt.Fprintf(stderr, "playlist: %s\n", url) },
+	})
+	if err != nil {
+		return cliutil.ConfigError(err)
+	}
+	ctx, cancel := cliutil.SignalContext(c.Context)
+	defer cancel()
+	log.Info("joining", "stream", l.Link().Stream.InfoHash(), "name", l.Link().Name, "peers", len(l.Link().Peers))
+	start := time.Now()
+	err = l.Run(ctx)
+	log.Info("stopped", "after", time.Since(start).Round(time.Second))
+	return err
+}

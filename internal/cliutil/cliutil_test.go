@@ -1,0 +1,17 @@
+package cliutil
+
+import "testing"
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]int{"0": 0, "750000": 750000, "500k": 500000, "2M": 2000000,
+		"1.5M": 1500000, "2MB/s": 2000000, "1G": 1000000000} {
+		if got, err := ParseRate(in); err != nil || got != want {
+			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "5T", "1e13"} {
+		if _, err := ParseRate(in); err == nil {
+			t.Errorf("ParseRate(%q) accepted", in)
+		}
+	}
+}

@@ -1,0 +1,274 @@
+package seeder
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"time"
+)
+
+// liveState is what the ingest remembers between reloads of a live playlist.
+type liveState struct {
+	loaded    bool   // a playlist was loaded
+	started   bool   // segments were selected: next is valid
+	next      uint64 // origin media sequence of the next segment to handle (earlier ones are published or skipped)
+	prevFirst uint64 // first media sequence of the previous playlist
+	// After an encoder restart the origin numbers segments from the start again; the
+	// published numbers continue from where they were, shifted by these.
+	seqShift, discShift uint64
+	resetPending        bool   // the next segment starts a new numbering: rebase the shifts
+	lastPubSeq          uint64 // published media sequence of the newest published record
+	lastPubDisc         uint64 // and its discontinuity sequence
+	failSeq             uint64 // the segment failing now, and how many times it failed
+	failCount           int
+	sum                 [sha256.Size]byte // digest of the last playlist text
+	changedAt           time.Time
+	stalled             bool
+	errors              int // consecutive failed loads
+}
+
+// follow is the reload loop of RFC 8216 §6.3.4: after a load that changed the playlist,
+// wait the target duration from the start of that load; after an unchanged one, half of
+// it; after a failure, back off exponentially.
+func (in *Ingest) follow(ctx context.Context) error {
+	var st liveState
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		loadStart := in.clock.Now()
+		pl, sum, err := in.loadMedia(ctx)
+		if err == nil {
+			err = in.ensureDescriptor(pl)
+		}
+		// Loop mode replays a playlist that is finished from the start; a live stream that
+		// ends after we followed it simply ends.
+		if err == nil && pl.ended && in.cfg.Loop && !st.started {
+			if err = in.loop(ctx, pl); ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			st.errors++
+			in.count(func(s *Stats) { s.PlaylistErrors++ })
+			delay := in.errorBackoff(st.errors)
+			in.log.Warn("playlist load failed; retrying", "err", err, "failures", st.errors, "retry_in", delay)
+			if err := in.clock.Sleep(ctx, delay); err != nil {
+				return err
+			}
+			continue
+		}
+		if st.errors > 0 {
+			in.log.Info("playlist loads again", "after_failures", st.errors)
+			st.errors = 0
+		}
+		if !st.loaded && in.cfg.Loop && !pl.ended {
+			in.warnOnce("loop", "loop mode needs a finished (EXT-X-ENDLIST) playlist; following this one live")
+		}
+		changed := !st.loaded || sum != st.sum
+		st.loaded, st.sum = true, sum
+		in.noteChange(&st, pl, changed, loadStart)
+		if done := in.handleLive(ctx, &st, pl); done {
+			return nil
+		}
+		wait := pl.target / 2
+		if changed {
+			wait = pl.target
+		}
+		if err := sleepUntil(ctx, in.clock, loadStart.Add(wait)); err != nil {
+			return err
+		}
+	}
+}
+
+// errorBackoff is the wait after the n-th consecutive failed load: half a target duration
+// (a second before the first success), doubling, at most 30 s.
+func (in *Ingest) errorBackoff(n int) time.Duration {
+	d := time.Second
+	if in.desc != nil {
+		d = max(in.desc.TargetDuration/2, 100*time.Millisecond)
+	}
+	base := d
+	for i := 1; i < n && d < maxErrorBackoff; i++ {
+		d *= 2
+	}
+	if d > maxErrorBackoff {
+		d = max(maxErrorBackoff, base)
+	}
+	return d
+}
+
+// noteChange tracks when the playlist last changed and warns once when it stops.
+func (in *Ingest) noteChange(st *liveState, pl *mediaPlaylist, changed bool, now time.Time) {
+	if changed {
+		if st.stalled {
+			in.log.Info("playlist is updating again", "unchanged_for", now.Sub(st.changedAt).Round(time.Millisecond))
+			st.stalled = false
+			in.count(func(s *Stats) { s.Stalled = false })
+		}
+		st.changedAt = now
+		return
+	}
+	limit := time.Duration(in.cfg.StallAfter) * pl.target
+	if !st.stalled && !pl.ended && now.Sub(st.changedAt) >= limit {
+		st.stalled = true
+		in.count(func(s *Stats) { s.Stalled = true })
+		in.log.Warn("playlist stopped updating; still polling", "unchanged_for", now.Sub(st.changedAt).Round(time.Millisecond),
+			"target_duration", pl.target, "last_published", st.lastPubSeq)
+	}
+}
+
+// selectNew returns the segments of pl still to handle, and whether the origin restarted
+// its numbering. A gap between st.next and the first of them is media that fell out of the
+// playlist before it was fetched.
+func (st *liveState) selectNew(pl *mediaPlaylist, backlog time.Duration) (todo []playlistSegment, reset bool) {
+	segs := pl.segments
+	defer func() { st.prevFirst = segs[0].seq }()
+	switch {
+	case !st.started:
+		return backlogTail(segs, backlog), false
+	case pl.last() < st.prevFirst:
+		// Everything listed is older than what the previous playlist started with: not
+		// a stale copy but an origin that starts counting again (an encoder restart).
+		return backlogTail(segs, backlog), true
+	}
+	i := 0
+	for i < len(segs) && segs[i].seq < st.next {
+		i++
+	}
+	return segs[i:], false
+}
+
+// backlogTail returns the newest segment and the older ones while the media after them
+// is shorter than backlog.
+func backlogTail(segs []playlistSegment, backlog time.Duration) []playlistSegment {
+	i := len(segs) - 1
+	var after time.Duration
+	for i > 0 && after+segs[i].duration < backlog {
+		after += segs[i].duration
+		i--
+	}
+	return segs[i:]
+}
+
+// backlog returns the configured backlog for a target duration.
+func (in *Ingest) backlog(target time.Duration) time.Duration {
+	switch b := in.cfg.Backlog; {
+	case b < 0:
+		return 0
+	case b == 0:
+		return 3 * target
+	default:
+		return b
+	}
+}
+
+// handleLive publishes the new segments of a loaded playlist, in order. A segment that
+// fails to fetch stops the round (later segments must not overtake it) and is retried
+// after the next reload, up to Attempts times before it is skipped. It reports whether
+// the stream has ended.
+func (in *Ingest) handleLive(ctx context.Context, st *liveState, pl *mediaPlaylist) bool {
+	if len(pl.segments) == 0 {
+		if pl.ended {
+			in.log.Warn("the playlist ended (EXT-X-ENDLIST) without any segment left to publish")
+		}
+		return pl.ended
+	}
+	todo, reset := st.selectNew(pl, in.backlog(pl.target))
+	if reset {
+		in.log.Warn("media sequence restarted at the origin (encoder restart?); continuing the published numbering after a discontinuity",
+			"origin_media_seq", todo[0].seq, "last_published", st.lastPubSeq)
+		st.resetPending = true
+	}
+	if !st.started || reset {
+		st.started = true
+		st.next = todo[0].seq
+	}
+	if len(todo) > 0 && todo[0].seq > st.next {
+		n := todo[0].seq - st.next
+		in.log.Warn("media sequence gap: segments fell out of the playlist before they were fetched; skipping them",
+			"from", st.next, "to", todo[0].seq-1, "count", n)
+		in.count(func(s *Stats) { s.Skipped += int64(n) })
+		st.next = todo[0].seq
+	}
+	newest := pl.last()
+	for _, s := range todo {
+		if ctx.Err() != nil {
+			return false
+		}
+		end := pl.ended && s.seq == newest
+		if !in.publishLive(ctx, st, s, end) {
+			return false // retry after the next reload
+		}
+		st.next = s.seq + 1
+		if end {
+			return true
+		}
+	}
+	if pl.ended && st.next > newest {
+		in.log.Warn("the stream ended (EXT-X-ENDLIST) but its last segment could not be published, so no record carries the end flag",
+			"media_seq", newest)
+		return true
+	}
+	return false
+}
+
+// publishLive fetches and publishes one segment. It returns false when the segment should
+// be tried again later; true when it was published or given up.
+func (in *Ingest) publishLive(ctx context.Context, st *liveState, s playlistSegment, end bool) bool {
+	skip := func(msg string, args ...any) bool {
+		in.log.Warn(msg, append([]any{"media_seq", s.seq, "uri", s.uri}, args...)...)
+		in.count(func(s *Stats) { s.Skipped++ })
+		return true
+	}
+	switch {
+	case s.gap:
+		return skip("skipping a segment marked EXT-X-GAP (missing at the origin)")
+	case s.duration <= 0:
+		return skip("skipping a segment with an invalid EXTINF duration")
+	}
+	if st.resetPending {
+		st.seqShift = st.lastPubSeq + 1 - s.seq
+		st.discShift = st.lastPubDisc + 1 - s.disc
+	}
+	data, init, err := in.fetchSegment(ctx, s, s.discontinuity || st.resetPending)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		in.count(func(s *Stats) { s.SegmentErrors++ })
+		if st.failSeq != s.seq {
+			st.failSeq, st.failCount = s.seq, 0
+		}
+		st.failCount++
+		if errors.Is(err, errRefused) || st.failCount >= in.cfg.Attempts {
+			in.log.Error("giving up on a segment", "media_seq", s.seq, "uri", s.uri, "attempts", st.failCount, "err", err)
+			st.failCount = 0
+			in.count(func(s *Stats) { s.Skipped++ })
+			return true
+		}
+		in.log.Warn("segment fetch failed; will retry", "media_seq", s.seq, "attempt", st.failCount, "of", in.cfg.Attempts, "err", err)
+		return false
+	}
+	st.failCount = 0
+	seg := Segment{
+		MediaSeq:         s.seq + st.seqShift,
+		DiscontinuitySeq: uint32(s.disc + st.discShift),
+		Discontinuity:    s.discontinuity || st.resetPending,
+		End:              end,
+		Duration:         s.duration,
+		ProgramDateTime:  s.pdt,
+		URI:              s.uri,
+		OriginOffset:     uint64(max(s.rng.offset, 0)),
+		Data:             data,
+		Init:             init,
+	}
+	if in.emit(seg) {
+		st.resetPending = false
+		st.lastPubSeq, st.lastPubDisc = seg.MediaSeq, s.disc+st.discShift
+	}
+	return true
+}
