@@ -65,7 +65,7 @@ func TestEndToEndLiveSwarm(t *testing.T) {
 	defer cancel()
 	sd, err := NewSeeder(SeederConfig{
 		Source: origin.URL + "index.m3u8", Key: prototest.Key("e2e publisher"), Name: "e2e",
-		Listen: "127.0.0.1:0", UploadRate: 2 * bitrate / 8, Window: 20 * time.Second, PieceSize: pieceSize(),
+		Listen: "127.0.0.1:0", UploadRate: 2 * bitrate / 8, Window: 20 * time.Second,
 		Logger: testLogger(t, "seeder"), HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial,
 	})
 	if err != nil {
@@ -86,7 +86,7 @@ func TestEndToEndLiveSwarm(t *testing.T) {
 	for i := range leechers {
 		outs[i] = &lockedBuffer{}
 		l, err := NewLeecher(LeecherConfig{
-			Link: link.String(), Listen: "127.0.0.1:0", Stdout: outs[i], UploadRate: 3 * bitrate / 16, TargetLatency: latency(), NoOrigin: os.Getenv("E2E_NOORIGIN") != "",
+			Link: link.String(), Listen: "127.0.0.1:0", Stdout: outs[i], UploadRate: 3 * bitrate / 16,
 			Logger: testLogger(t, fmt.Sprint("leecher", i)), HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial,
 		})
 		if err != nil {
@@ -182,15 +182,4 @@ func decodeClean(t *testing.T, name string, ts []byte) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("%s: ffmpeg decode: %v\n%s", name, err, out)
 	}
-}
-
-func pieceSize() uint32 {
-	var n uint32
-	fmt.Sscan(os.Getenv("E2E_PIECE"), &n)
-	return n
-}
-
-func latency() time.Duration {
-	d, _ := time.ParseDuration(os.Getenv("E2E_LATENCY"))
-	return d
 }

@@ -56,6 +56,10 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PieceSize == 0 {
+		// Small pieces relay sooner: a viewer forwards a piece only once it has all of it.
+		cfg.PieceSize = 16384
+	}
 	if cfg.Copies <= 0 {
 		// One copy keeps egress near the stream's bitrate; the engine widens a piece that
 		// does not spread.
