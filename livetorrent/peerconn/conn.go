@@ -198,12 +198,10 @@ func (c *Conn) enqueue(f outFrame) error {
 	}
 }
 
-func (c *Conn) writeLoop() error {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	keepAlive := time.NewTimer(c.cfg.KeepAlive)
-	defer keepAlive.Stop()
+// closedContext returns a context that ends when the connection closes, for waits on the
+// rate limiters.
+func (c *Conn) closedContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	go func() {
 		select {
 		case <-c.closed:
@@ -211,6 +209,15 @@ func (c *Conn) writeLoop() error {
 		case <-ctx.Done():
 		}
 	}()
+	return ctx, cancel
+}
+
+func (c *Conn) writeLoop() error {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	keepAlive := time.NewTimer(c.cfg.KeepAlive)
+	defer keepAlive.Stop()
+	ctx, cancel := c.closedContext()
+	defer cancel()
 	write := func(f outFrame) error {
 		n := len(f.hdr) + len(f.body)
 		if err := wait(ctx, c.cfg.Upload, n); err != nil {
@@ -261,15 +268,8 @@ func (c *Conn) writeLoop() error {
 
 func (c *Conn) readLoop(deliver func(Inbound) bool) error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := c.closedContext()
 	defer cancel()
-	go func() {
-		select {
-		case <-c.closed:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	var prefix [4]byte
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(c.cfg.IdleTimeout))
