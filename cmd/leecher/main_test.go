@@ -1,0 +1,38 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/livetorrent/livetorrent/internal/cliutil"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cliutil.Run(newApp(&out, &errOut), append([]string{"leecher"}, args...), &errOut)
+	return code, out.String() + errOut.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want int
+	}{
+		{nil, cliutil.ExitUsage},
+		{[]string{"play"}, cliutil.ExitUsage},
+		{[]string{"not-a-link"}, cliutil.ExitConfig},
+		{[]string{"magnet:?xs=urn:btpk:00"}, cliutil.ExitConfig},
+		{[]string{"--download-rate", "-3", "magnet:?x"}, cliutil.ExitUsage},
+		// A valid key-only link has no peer to join through yet: a configuration error.
+		{[]string{"magnet:?xs=urn:btpk:" + strings.Repeat("ab", 32)}, cliutil.ExitConfig},
+	} {
+		if code, out := runCLI(t, c.args...); code != c.want {
+			t.Errorf("%v: exit %d, want %d\n%s", c.args, code, c.want, out)
+		}
+	}
+	if code, out := runCLI(t, "--help"); code != 0 || !strings.Contains(out, "| mpv -") {
+		t.Errorf("help: %d\n%s", code, out)
+	}
+}

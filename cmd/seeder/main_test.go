@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/livetorrent/livetorrent/internal/cliutil"
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cliutil.Run(newApp(&out, &errOut), append([]string{"seeder"}, args...), &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	if code, _, _ := run(t); code != cliutil.ExitUsage {
+		t.Errorf("no source: exit %d", code)
+	}
+	if code, _, _ := run(t, "--no-such-flag", "x"); code != cliutil.ExitUsage {
+		t.Errorf("unknown flag: exit %d", code)
+	}
+	if code, _, _ := run(t, "--upload-rate", "fast", "x"); code != cliutil.ExitUsage {
+		t.Errorf("bad rate: exit %d", code)
+	}
+	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "Examples:") {
+		t.Errorf("help: exit %d\n%s", code, out)
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.pem")
+	code, out, errOut := run(t, "keygen", "--key", path)
+	if code != 0 {
+		t.Fatalf("keygen: exit %d: %s", code, errOut)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi.Mode(), err)
+	}
+	b, _ := os.ReadFile(path)
+	priv, err := protocol.ParseKeyFile(b)
+	if err != nil || strings.TrimSpace(out) != protocol.StreamOf(priv, nil).Key.String() {
+		t.Fatalf("printed %q for the key in the file (%v)", out, err)
+	}
+	if code, _, _ := run(t, "keygen", "--key", path); code != cliutil.ExitConfig {
+		t.Errorf("keygen over an existing file: exit %d", code)
+	}
+	os.Chmod(path, 0o644)
+	if code, _, errOut := run(t, "--key", path, "--listen", "127.0.0.1:0", "x.m3u8"); code != cliutil.ExitConfig || !strings.Contains(errOut, "600") {
+		t.Errorf("world-readable key: exit %d: %s", code, errOut)
+	}
+}
