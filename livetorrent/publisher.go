@@ -176,7 +176,8 @@ func (s *Swarm) pubAnnounceNew(g *segment) {
 // pubAllow decides whether p may download piece i of g from us. Within the allowance every
 // requester is served; beyond it the request is refused (the piece should come from the
 // peers that have it) unless the same peer keeps asking, which means it cannot get it
-// elsewhere.
+// elsewhere. The first PublisherCopies copies are always granted; further ones only while
+// our uplink is not backlogged (pubBacklogged).
 func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 	if g.pub == nil {
 		return true // a record learnt from peers: nothing to ration
@@ -187,7 +188,9 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 	}
 	piece := g.piece(i)
 	few := int32(2 * s.cfg.PublisherCopies)
-	if pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail[i] < few) {
+	first := pp.copies < int32(s.cfg.PublisherCopies)
+	extra := pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail[i] < few)
+	if first || (extra && !s.pubBacklogged()) {
 		pp.copies++
 		pp.allowance = max(pp.allowance, pp.copies)
 		if len(pp.to) < maxPubTo {
@@ -208,6 +211,23 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 		s.pub.demanded = append(s.pub.demanded, pieceRef{g, i})
 	}
 	return false
+}
+
+// pubBacklogged reports whether the requests we already accepted keep our uplink busy
+// beyond the upload budget. Copies beyond PublisherCopies (widened pieces, insistent
+// requesters) are then refused: served first come first served, they would queue the first
+// copies of newer pieces behind extra copies of older ones, the swarm would fall further
+// behind, more pieces would be widened, and the publisher's uplink would end up carrying
+// the same old pieces to every viewer while the viewers' uplinks idle. Refused requesters
+// back off and get the piece from the peers that hold the first copies.
+func (s *Swarm) pubBacklogged() bool {
+	queued := 0
+	for _, q := range s.upl.waiting {
+		if !q.gone {
+			queued += q.queue.len() * protocol.BlockSize
+		}
+	}
+	return queued+s.upl.inflight >= s.uploadBudget()
 }
 
 // pubCredit credits the peers we uploaded pieces [a, b) to when another peer announces

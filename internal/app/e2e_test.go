@@ -148,6 +148,11 @@ func TestEndToEndLiveSwarm(t *testing.T) {
 	t.Logf("seeder: published %d media bytes (%.0f kbit/s), sent %d bytes = %.2fx the stream; piece copies %d for %d pieces",
 		published, sd.Bitrate()/1000, seederStats.BytesSent, egress, core.PublisherCopies, core.PiecesPublished)
 	t.Logf("viewers: %d bytes played, %.1f%% from peers", delivered, 100*(1-float64(fromOrigin)/float64(max(delivered, 1))))
+	// The caps leave the seeder short of serving everyone, so most bytes must come from
+	// peers; the origin fallback only fills what peers would deliver too late.
+	if share := 1 - float64(fromOrigin)/float64(max(delivered, 1)); share < 0.5 {
+		t.Errorf("only %.0f%% of played bytes came from peers", 100*share)
+	}
 	if egress > 2.0 {
 		t.Errorf("seeder egress %.2fx the stream, want at most 2x", egress)
 	}

@@ -226,6 +226,13 @@ func (c *Conn) writeLoop() error {
 		c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
 		bw.Write(f.hdr)
 		bw.Write(f.body)
+		if c.cfg.Upload != nil {
+			// A paced connection rarely drains its queue, so waiting for an empty queue to
+			// flush would hold REQUESTs and HAVEs back for seconds behind the limiter.
+			if err := bw.Flush(); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
 		c.queuedBytes.Add(-int64(n))
 		c.sent.Add(int64(n))
 		if f.data && c.cfg.OnDataWritten != nil {

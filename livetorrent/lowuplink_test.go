@@ -1,0 +1,133 @@
+package livetorrent
+
+import (
+	"testing"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// TestLowUplinkSwarm is the thin-margin live case: a ~410 kbit/s stream in 2 s segments of
+// 16 KiB pieces, a publisher that uploads each piece once, and ten viewers in a full mesh
+// with uplinks of 1.5 times the stream, joining 300 ms apart, origin disabled. The viewers
+// together have the capacity, so every viewer must play every segment from its start on.
+//
+// With a publisher uplink of 1.6 times the stream, the swarm used to collapse: once a
+// segment ran late, its pieces were widened for every requester, the publisher's uplink
+// filled with extra copies of old pieces queued ahead of the first copies of new ones, and
+// every viewer stopped after about seven segments while the viewers' uplinks idled.
+func TestLowUplinkSwarm(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		pubRate  float64 // publisher uplink, in streams
+		maxStall time.Duration
+	}{
+		{"publisher 2x", 2, 4 * time.Second},
+		{"publisher 1.6x", 1.6, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) { runLowUplinkSwarm(t, tc.pubRate, tc.maxStall) })
+	}
+}
+
+func runLowUplinkSwarm(t *testing.T, pubRate float64, maxStall time.Duration) {
+	const (
+		viewers = 10
+		segSize = 102_500 // 2 s at 410 kbit/s: 7 pieces of 16 KiB
+		stream  = segSize / 2
+		viewUp  = 1.5 * stream
+	)
+	s := newSim(t, segSize)
+	s.desc.PieceSize = 16384
+	s.desc.WindowDuration = 20 * time.Second
+	if err := s.desc.Sign(s.key); err != nil {
+		t.Fatal(err)
+	}
+	pub := s.addNode(Config{Role: RolePublisher, PublisherCopies: 1, UploadHint: uint64(pubRate * stream)}, pubRate*stream)
+	end := s.now.Add(30 * time.Second)
+	s.publishEvery(pub, 2*time.Second, end)
+	var vs []*simNode
+	for i := range viewers {
+		v := s.addNode(Config{Role: RoleViewer, DisableOrigin: true, UploadHint: uint64(viewUp)}, viewUp)
+		vs = append(vs, v)
+		at := s.now.Add(time.Second + time.Duration(i)*300*time.Millisecond)
+		s.schedule(at, -1, nil, func() {
+			s.connect(v, pub)
+			for _, w := range vs[:i] {
+				s.connect(v, w)
+			}
+		})
+	}
+	s.run(end.Add(4 * time.Second))
+
+	lastSeq := s.nextSeq - 2
+	for _, v := range vs {
+		st := v.sw.Stats()
+		t.Logf("viewer %d: start %d delivered %d stalls %d (%v) startup %v down %d up %d wasted %d requests %d dups %d rejects %d",
+			v.id, st.StartSeq, st.SegmentsDelivered, st.Stalls, st.StallTime, st.StartupDelay,
+			st.BytesDownloaded, st.BytesUploaded, st.BytesWasted, st.RequestsSent, st.DuplicateRequests, st.RejectsReceived)
+		s.checkDeliveries(v, lastSeq)
+		if st.StallTime > maxStall {
+			t.Errorf("viewer %d stalled %d times for %v, want at most %v", v.id, st.Stalls, st.StallTime, maxStall)
+		}
+	}
+	ps := pub.sw.Stats()
+	var published int64
+	for _, d := range s.published {
+		published += int64(len(d))
+	}
+	t.Logf("publisher: uploaded %.2fx the stream, copies %d for %d pieces, rejects %d",
+		float64(ps.BytesUploaded)/float64(published), ps.PublisherCopies, ps.PiecesPublished, ps.RejectsSent)
+}
+
+// TestPublisherExtraCopiesWaitForBacklog: a first copy is always granted; a copy beyond
+// PublisherCopies (here a widened allowance) is refused while the accepted requests fill the
+// upload budget, and granted once they have been written.
+func TestPublisherExtraCopiesWaitForBacklog(t *testing.T) {
+	h := newHarness(t, Config{Role: RolePublisher, PublisherCopies: 1})
+	seg := h.segment(100, 1000, 8*32768)
+	h.do(Publish{Descriptor: &h.desc, Record: &seg.rec, Data: seg.data})
+	if err := h.sw.PublishError(); err != nil {
+		t.Fatal(err)
+	}
+	for p := PeerHandle(1); p <= 2; p++ {
+		h.up(p)
+		h.ctl(p, Interested)
+	}
+	h.sw.st.find(1000).pub[0].allowance = 2 // widened: one extra copy of piece 1000 allowed
+	block := func(piece uint64, b int) protocol.BlockRef {
+		return protocol.BlockRef{Piece: piece, Offset: uint32(b * protocol.BlockSize), Length: protocol.BlockSize}
+	}
+	rejected := func(p PeerHandle) bool {
+		for _, a := range h.last {
+			if _, ok := a.Msg.(protocol.Reject); ok && a.Peer == p {
+				return true
+			}
+		}
+		return false
+	}
+	// Peer 1 takes the first copy of every piece: more than the upload budget, unwritten.
+	for piece := uint64(1000); piece < 1008; piece++ {
+		for b := range 2 {
+			if h.recv(1, protocol.Request{BlockRef: block(piece, b)}); rejected(1) {
+				t.Fatalf("first copy of piece %d refused: %v", piece, h.sent())
+			}
+		}
+	}
+	h.recv(2, protocol.Request{BlockRef: block(1000, 0)})
+	h.expectReject(2, protocol.RejectUnspecified)
+
+	// Once everything accepted has been written, the extra copy is granted and sent.
+	for range 16 {
+		h.do(Written{Peer: 1, Bytes: protocol.BlockSize})
+	}
+	h.recv(2, protocol.Request{BlockRef: block(1000, 0)})
+	if rejected(2) || len(kinds(h.last, ActSend)) != 1 {
+		t.Fatalf("extra copy not sent after the backlog cleared: %v", h.sent())
+	}
+	if d, ok := kinds(h.last, ActSend)[0].Msg.(protocol.Data); !ok || d.Piece != 1000 {
+		t.Fatalf("want DATA for piece 1000, got %v", h.sent())
+	}
+	if got := h.sw.st.find(1000).pub[0].copies; got != 2 {
+		t.Errorf("piece 1000 has %d copies, want 2", got)
+	}
+}
