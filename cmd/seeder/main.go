@@ -30,7 +30,7 @@ encoder writes into a folder. A master playlist is resolved to one variant.
 The seeder prints the stream's link on stdout; viewers open it with the leecher.
 
 Examples:
-   seeder --key channel.key https://origin.example/live/index.m3u8
+   seeder --key channel.key --tracker udp://tracker.example:6969/announce https://origin.example/live/index.m3u8
    seeder --loop --listen 127.0.0.1:6881 testdata/sample/index.m3u8
    ffmpeg -re -i input.mp4 -f hls -hls_time 2 /srv/live/index.m3u8 & seeder /srv/live/index.m3u8
 
@@ -42,6 +42,7 @@ Flags go before SOURCE. Exit codes: 0 stopped, 1 failure, 2 usage, 3 configurati
 			&cli.StringFlag{Name: "name", Usage: "stream name shown to viewers", EnvVars: []string{env + "NAME"}},
 			&cli.StringFlag{Name: "listen", Value: "0.0.0.0:6881", Usage: "TCP address peers connect to", EnvVars: []string{env + "LISTEN"}},
 			&cli.StringSliceFlag{Name: "advertise", Usage: "host:port viewers dial, put in the link (repeatable; default: the listen address)", EnvVars: []string{env + "ADVERTISE"}},
+			&cli.StringSliceFlag{Name: "tracker", Usage: "tracker announce URL (http, https or udp), announced to and put in the link (repeatable)", EnvVars: []string{env + "TRACKER"}},
 			&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 2M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 			&cli.IntFlag{Name: "copies", Value: 1, Usage: "uploads of each new piece before peers must spread it", EnvVars: []string{env + "COPIES"}},
 			&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: []string{env + "MAX_PEERS"}},
@@ -91,7 +92,7 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 	sd, err := app.NewSeeder(app.SeederConfig{
 		Source: c.Args().First(), Loop: c.Bool("loop"), Variant: c.Int("variant"), Key: key, Salt: salt,
 		Name: c.String("name"), PieceSize: uint32(c.Int("piece-size")), Window: c.Duration("window"),
-		Listen: c.String("listen"), Advertise: c.StringSlice("advertise"), UploadRate: upload,
+		Listen: c.String("listen"), Advertise: c.StringSlice("advertise"), Trackers: c.StringSlice("tracker"), UploadRate: upload,
 		Copies: c.Int("copies"), MaxPeers: c.Int("max-peers"), Logger: log,
 	})
 	if err != nil {

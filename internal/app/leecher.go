@@ -53,8 +53,8 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
-	if len(link.Peers) == 0 {
-		return nil, errors.New("link: no peers (x.pe) to join through")
+	if len(link.Peers) == 0 && len(link.Trackers) == 0 {
+		return nil, errors.New("link: no peers (x.pe) or trackers (tr) to join through")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -103,6 +103,10 @@ func (l *Leecher) Run(ctx context.Context) error {
 	}
 	goRun(func() error { return l.Node.Run(ctx) })
 	goRun(func() error { l.watchDescriptor(ctx); return nil })
+	goRun(func() error {
+		runTrackers(ctx, l.Node, l.link.Trackers, l.link.Stream, false, l.cfg.Dial, l.log)
+		return nil
+	})
 	if l.http != nil {
 		goRun(func() error { return leecher.Serve(ctx, l.http, l.Out) })
 		if l.cfg.OnReady != nil {

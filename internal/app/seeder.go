@@ -118,8 +118,12 @@ func (s *Seeder) Run(ctx context.Context) error {
 	s.pub.ctx = ctx
 	var wg sync.WaitGroup
 	var nodeErr error
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); nodeErr = s.Node.Run(ctx) }()
+	go func() {
+		defer wg.Done()
+		runTrackers(ctx, s.Node, s.link.Trackers, s.link.Stream, true, s.cfg.Dial, s.log)
+	}()
 	err := s.Ingest.Run(ctx)
 	switch {
 	case err == nil:

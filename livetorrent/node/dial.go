@@ -36,9 +36,12 @@ func newDialer(n *Node, ctx context.Context, wg *sync.WaitGroup) *dialer {
 	return &dialer{n: n, ctx: ctx, wg: wg, addrs: map[string]*dialState{}}
 }
 
+// maxKnownAddrs bounds the addresses the dialer remembers, whatever discovery sends.
+const maxKnownAddrs = 1024
+
 // add starts keeping addr connected.
 func (d *dialer) add(addr string) {
-	if _, ok := d.addrs[addr]; ok || protocol.CheckPeerAddr(addr) != nil {
+	if _, ok := d.addrs[addr]; ok || protocol.CheckPeerAddr(addr) != nil || len(d.addrs) >= maxKnownAddrs {
 		return
 	}
 	d.addrs[addr] = &dialState{backoff: minBackoff}
@@ -53,6 +56,9 @@ func (d *dialer) poll(now time.Time) {
 		}
 		if _, connected := d.n.byAddr[addr]; connected {
 			continue
+		}
+		if len(d.n.conns) >= d.n.maxPeers() {
+			return // full: the table is polled again on the next tick
 		}
 		if d.n.bans.banned(banKey(addr), now) {
 			continue

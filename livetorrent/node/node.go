@@ -142,6 +142,19 @@ func (n *Node) Publish(ctx context.Context, p livetorrent.Publish) error {
 	}
 }
 
+// AddPeers hands addresses found by discovery (trackers, DHT, peer exchange) to the dialer.
+// It never blocks: when the loop is busy the addresses are dropped, as discovery repeats.
+func (n *Node) AddPeers(addrs []string) {
+	select {
+	case n.calls <- func() {
+		for _, a := range addrs {
+			n.dialer.add(a)
+		}
+	}:
+	default:
+	}
+}
+
 // Do runs fn on the loop goroutine with the core and a snapshot of the node's counters, for
 // reading state (stats, metrics). fn must not keep the core.
 func (n *Node) Do(ctx context.Context, fn func(core *livetorrent.Swarm, s Stats)) error {

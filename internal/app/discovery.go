@@ -1,0 +1,36 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"github.com/livetorrent/livetorrent/livetorrent/discovery"
+	"github.com/livetorrent/livetorrent/livetorrent/node"
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// runTrackers announces the node to the trackers and feeds the peers they return to its
+// dialer, until ctx ends.
+func runTrackers(ctx context.Context, n *node.Node, trackers []string, stream protocol.Stream, seeder bool,
+	dial func(ctx context.Context, network, addr string) (net.Conn, error), log *slog.Logger) {
+	if len(trackers) == 0 {
+		return
+	}
+	var port uint16
+	if a, ok := n.Addr().(*net.TCPAddr); ok {
+		port = uint16(a.Port)
+	}
+	discovery.RunTrackers(ctx, discovery.TrackerConfig{
+		Trackers: trackers, InfoHash: stream.InfoHash(), PeerID: n.PeerID(), Port: port, Seeder: seeder,
+		Dial: dial, Logger: log,
+		OnPeers: func(_ string, peers []netip.AddrPort) {
+			addrs := make([]string, len(peers))
+			for i, p := range peers {
+				addrs[i] = p.String()
+			}
+			n.AddPeers(addrs)
+		},
+	})
+}
