@@ -128,7 +128,7 @@ func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, out
 	}
 	hello := n.currentHello()
 	c := peerconn.Start(nc, hello.Ext, r, cfg,
-		func(in peerconn.Inbound) bool { return n.post(ctx, inbound(h, in)) },
+		func(in peerconn.Inbound) bool { return n.deliverInbound(ctx, h, in) },
 		func(err error) {
 			select {
 			case n.calls <- func() { n.unregister(h, err) }:
@@ -158,6 +158,7 @@ func (n *Node) unregister(h livetorrent.PeerHandle, err error) {
 	n.stats.BytesSent += sent
 	n.stats.BytesReceived += recvd
 	delete(n.conns, h)
+	delete(n.pex, h)
 	delete(n.byID, c.Remote().PeerID)
 	for a, hh := range n.byAddr {
 		if hh == h {

@@ -37,7 +37,9 @@ type Config struct {
 	HandshakeTimeout time.Duration // default 10 s
 	BanFor           time.Duration // default 1 h
 	// Dial opens outgoing connections (default net.Dialer). Tests replace it to cut routes.
-	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	NoPex    bool          // do not exchange peers (BEP 11)
+	PexEvery time.Duration // peer exchange period (default 60 s, as BEP 11 asks)
 	// HTTP fetches origin pieces (default a client with a 10 s timeout).
 	HTTP   *http.Client
 	Logger *slog.Logger
@@ -66,6 +68,7 @@ type Node struct {
 	bans     *bans
 	stats    Stats
 	deferred []livetorrent.Event
+	pex      map[livetorrent.PeerHandle]*pexState
 	helloMu  sync.Mutex
 	halfOpen chan struct{}
 	up, down *rate.Limiter // shared by all connections
@@ -106,6 +109,7 @@ func New(cfg Config) (*Node, error) {
 		conns:    map[livetorrent.PeerHandle]*peerconn.Conn{},
 		byID:     map[[20]byte]livetorrent.PeerHandle{},
 		byAddr:   map[string]livetorrent.PeerHandle{},
+		pex:      map[livetorrent.PeerHandle]*pexState{},
 		bans:     newBans(cfg.BanFor),
 		halfOpen: make(chan struct{}, cfg.MaxHalfOpen),
 		up:       peerconn.NewLimiter(cfg.UploadRate),
@@ -191,6 +195,12 @@ func (n *Node) Run(ctx context.Context) error {
 	n.handle(livetorrent.Tick{})
 	tick := time.NewTicker(n.tickEvery())
 	defer tick.Stop()
+	pexEvery := n.cfg.PexEvery
+	if pexEvery <= 0 {
+		pexEvery = time.Minute
+	}
+	pexTick := time.NewTicker(pexEvery)
+	defer pexTick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -205,6 +215,10 @@ func (n *Node) Run(ctx context.Context) error {
 			fn()
 		case <-n.wake.C:
 			n.handle(livetorrent.Tick{})
+		case <-pexTick.C:
+			if !n.cfg.NoPex {
+				n.sendPex()
+			}
 		case <-tick.C:
 			// Housekeeping independent of the core's timers: dial retries and the
 			// extended handshake our next connections will send.
@@ -234,6 +248,9 @@ func (n *Node) post(ctx context.Context, ev livetorrent.Event) bool {
 func (n *Node) refreshHello() {
 	ext := n.core.LocalExtHandshake()
 	ext.LiveID = liveID
+	if !n.cfg.NoPex {
+		ext.PexID = pexID
+	}
 	ext.Client = "LiveTorrent/0.1"
 	if n.ln != nil {
 		ext.Port = uint16(n.ln.Addr().(*net.TCPAddr).Port)
