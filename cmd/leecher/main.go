@@ -31,7 +31,7 @@ func commonFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: []string{env + "MAX_PEERS"}},
 		&cli.BoolFlag{Name: "no-origin", Usage: "never fetch from the origin, peers only", EnvVars: []string{env + "NO_ORIGIN"}},
 		&cli.StringFlag{Name: "player", Usage: "start this player (mpv or ffplay) on the stream", EnvVars: []string{env + "PLAYER"}},
-	}, cliutil.LogFlags(env)...)
+	}, append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -90,6 +90,7 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
 		Player: c.String("player"), TargetLatency: c.Duration("latency"), UploadRate: up, DownloadRate: down,
 		MaxPeers: c.Int("max-peers"), NoOrigin: c.Bool("no-origin"), Logger: log,
+		DHT:     app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap")},
 		OnReady: func(url string) { fmt.Fprintf(stderr, "playlist: %s\n", url) },
 	})
 	if err != nil {

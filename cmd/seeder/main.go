@@ -50,7 +50,7 @@ Flags go before SOURCE. Exit codes: 0 stopped, 1 failure, 2 usage, 3 configurati
 			&cli.IntFlag{Name: "variant", Usage: "master playlist variant: 0 = highest bandwidth, n = n-th listed", EnvVars: []string{env + "VARIANT"}},
 			&cli.IntFlag{Name: "piece-size", Value: 16384, Usage: "piece size in bytes, a power of two 16384..1048576; keep it for the stream's lifetime", EnvVars: []string{env + "PIECE_SIZE"}},
 			&cli.DurationFlag{Name: "window", Value: 30 * time.Second, Usage: "how long peers keep pieces behind the live edge", EnvVars: []string{env + "WINDOW"}},
-		}, cliutil.LogFlags(env)...),
+		}, append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...),
 		Action: func(c *cli.Context) error { return runSeeder(c, stdout, stderr) },
 		Commands: []*cli.Command{{
 			Name:      "keygen",
@@ -94,6 +94,7 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 		Name: c.String("name"), PieceSize: uint32(c.Int("piece-size")), Window: c.Duration("window"),
 		Listen: c.String("listen"), Advertise: c.StringSlice("advertise"), Trackers: c.StringSlice("tracker"), UploadRate: upload,
 		Copies: c.Int("copies"), MaxPeers: c.Int("max-peers"), Logger: log,
+		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap")},
 	})
 	if err != nil {
 		return cliutil.ConfigError(err)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/livetorrent/livetorrent/livetorrent/discovery"
 	"github.com/livetorrent/livetorrent/livetorrent/node"
@@ -33,4 +34,36 @@ func runTrackers(ctx context.Context, n *node.Node, trackers []string, stream pr
 			n.AddPeers(addrs)
 		},
 	})
+}
+
+// DHTOptions enables the mainline DHT for a node.
+type DHTOptions struct {
+	Enabled   bool
+	Listen    string   // UDP address, e.g. "0.0.0.0:6881"
+	Bootstrap []string // host:port; the commands default to the public routers
+	Every     time.Duration
+}
+
+// runDHT looks the swarm up in the DHT, announcing the node's port, and feeds the peers to
+// its dialer until ctx ends.
+func runDHT(ctx context.Context, n *node.Node, o DHTOptions, stream protocol.Stream, log *slog.Logger) {
+	if !o.Enabled {
+		return
+	}
+	var port uint16
+	if a, ok := n.Addr().(*net.TCPAddr); ok {
+		port = uint16(a.Port)
+	}
+	err := discovery.RunDHT(ctx, discovery.DHTConfig{Listen: o.Listen, Bootstrap: o.Bootstrap,
+		InfoHash: stream.InfoHash(), Port: port, Every: o.Every, Logger: log,
+		OnPeers: func(peers []netip.AddrPort) {
+			addrs := make([]string, len(peers))
+			for i, p := range peers {
+				addrs[i] = p.String()
+			}
+			n.AddPeers(addrs)
+		}})
+	if err != nil {
+		log.Warn("dht stopped", "err", err)
+	}
 }

@@ -29,6 +29,7 @@ type LeecherConfig struct {
 	DownloadRate  int
 	MaxPeers      int
 	NoOrigin      bool // never fetch from the origin
+	DHT           DHTOptions
 	Logger        *slog.Logger
 	Dial          func(ctx context.Context, network, addr string) (net.Conn, error)
 	HTTP          *http.Client
@@ -53,8 +54,8 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
-	if len(link.Peers) == 0 && len(link.Trackers) == 0 {
-		return nil, errors.New("link: no peers (x.pe) or trackers (tr) to join through")
+	if len(link.Peers) == 0 && len(link.Trackers) == 0 && !cfg.DHT.Enabled {
+		return nil, errors.New("link: no peers (x.pe) or trackers (tr) to join through, and the DHT is off")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -107,6 +108,7 @@ func (l *Leecher) Run(ctx context.Context) error {
 		runTrackers(ctx, l.Node, l.link.Trackers, l.link.Stream, false, l.cfg.Dial, l.log)
 		return nil
 	})
+	goRun(func() error { runDHT(ctx, l.Node, l.cfg.DHT, l.link.Stream, l.log); return nil })
 	if l.http != nil {
 		goRun(func() error { return leecher.Serve(ctx, l.http, l.Out) })
 		if l.cfg.OnReady != nil {

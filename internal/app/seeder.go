@@ -35,6 +35,7 @@ type SeederConfig struct {
 	UploadRate int      // bytes/s over all peers, 0 = unlimited
 	Copies     int      // uploads of each new piece before it must spread (default 1)
 	MaxPeers   int
+	DHT        DHTOptions
 
 	Logger *slog.Logger
 	HTTP   *http.Client // origin client
@@ -118,12 +119,13 @@ func (s *Seeder) Run(ctx context.Context) error {
 	s.pub.ctx = ctx
 	var wg sync.WaitGroup
 	var nodeErr error
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); nodeErr = s.Node.Run(ctx) }()
 	go func() {
 		defer wg.Done()
 		runTrackers(ctx, s.Node, s.link.Trackers, s.link.Stream, true, s.cfg.Dial, s.log)
 	}()
+	go func() { defer wg.Done(); runDHT(ctx, s.Node, s.cfg.DHT, s.link.Stream, s.log) }()
 	err := s.Ingest.Run(ctx)
 	switch {
 	case err == nil:

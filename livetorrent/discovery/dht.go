@@ -1,0 +1,176 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/anacrolix/dht/v2"
+	"github.com/anacrolix/dht/v2/krpc"
+	peer_store "github.com/anacrolix/dht/v2/peer-store"
+	alog "github.com/anacrolix/log"
+	"golang.org/x/time/rate"
+
+	"github.com/livetorrent/livetorrent/protocol"
+)
+
+// DHTConfig describes a member's use of the mainline DHT (BEP 5).
+type DHTConfig struct {
+	// Listen is the UDP address of the DHT node, e.g. "0.0.0.0:6881" or "127.0.0.1:0".
+	Listen string
+	// Bootstrap lists host:port of nodes to join through. There is deliberately no default:
+	// the commands pass the public routers, tests pass their own loopback nodes.
+	Bootstrap []string
+	InfoHash  protocol.InfoHash
+	Port      uint16        // our TCP listen port, announced to the DHT; 0 = look up only
+	Every     time.Duration // lookup (and announce) period (default 5 min)
+	MaxPeers  int           // peers taken from one lookup (default 200)
+	Logger    *slog.Logger
+	OnPeers   func(peers []netip.AddrPort)
+	// OnReady is called with the node's UDP address once it listens.
+	OnReady func(addr net.Addr)
+}
+
+// RunDHT runs a DHT node until ctx ends: it joins through the bootstrap nodes, then looks
+// the swarm up (announcing our port) every period and reports the peers found.
+func RunDHT(ctx context.Context, cfg DHTConfig) error {
+	if cfg.Every <= 0 {
+		cfg.Every = 5 * time.Minute
+	}
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = 200
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	conn, err := net.ListenPacket("udp4", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("dht listen: %w", err)
+	}
+	sc := dht.NewDefaultServerConfig()
+	sc.Conn = conn
+	boot := cfg.Bootstrap
+	sc.StartingNodes = func() ([]dht.Addr, error) { return resolve(boot) }
+	sc.PeerStore = &peerStore{}
+	// The library's default limiter is shared by every server in the process.
+	sc.SendLimiter = rate.NewLimiter(100, 200)
+	sc.DefaultWant = []krpc.Want{krpc.WantNodes}
+	sc.Logger = alog.Default.FilterLevel(alog.Error)
+	s, err := dht.NewServer(sc)
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer s.Close()
+	if cfg.OnReady != nil {
+		cfg.OnReady(s.Addr())
+	}
+	if len(boot) > 0 {
+		if _, err := s.BootstrapContext(ctx); err != nil && ctx.Err() == nil {
+			cfg.Logger.Warn("dht bootstrap", "err", err)
+		}
+	}
+	for {
+		peers := lookup(ctx, s, cfg)
+		cfg.Logger.Debug("dht lookup", "peers", len(peers), "nodes", s.NumNodes())
+		if len(peers) > 0 && cfg.OnPeers != nil {
+			cfg.OnPeers(peers)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(cfg.Every):
+		}
+	}
+}
+
+func lookup(ctx context.Context, s *dht.Server, cfg DHTConfig) []netip.AddrPort {
+	var opts []dht.AnnounceOpt
+	if cfg.Port != 0 {
+		opts = append(opts, dht.AnnouncePeer(dht.AnnouncePeerOpts{Port: int(cfg.Port)}))
+	}
+	a, err := s.AnnounceTraversal([20]byte(cfg.InfoHash), opts...)
+	if err != nil {
+		cfg.Logger.Debug("dht traversal", "err", err)
+		return nil
+	}
+	defer a.Close()
+	seen := map[netip.AddrPort]bool{}
+	var out []netip.AddrPort
+	for {
+		select {
+		case <-ctx.Done():
+			return out
+		case pv, ok := <-a.Peers:
+			if !ok {
+				return out
+			}
+			for _, p := range pv.Peers {
+				ip, ok := netip.AddrFromSlice(p.IP)
+				ap := netip.AddrPortFrom(ip.Unmap(), uint16(p.Port))
+				if !ok || p.Port <= 0 || p.Port > 65535 || !usable(ap) || seen[ap] || len(out) >= cfg.MaxPeers {
+					continue
+				}
+				seen[ap] = true
+				out = append(out, ap)
+			}
+		}
+	}
+}
+
+func resolve(hostports []string) ([]dht.Addr, error) {
+	var out []dht.Addr
+	for _, hp := range hostports {
+		ua, err := net.ResolveUDPAddr("udp4", hp)
+		if err != nil {
+			continue
+		}
+		out = append(out, dht.NewAddr(ua))
+	}
+	return out, nil
+}
+
+// peerStore keeps announced peers by address and port (several peers may share an IP), at
+// most maxStoredPeers per info-hash and maxStoredSwarms swarms.
+type peerStore struct {
+	mu sync.Mutex
+	m  map[peer_store.InfoHash]map[string]krpc.NodeAddr
+}
+
+const (
+	maxStoredPeers  = 500
+	maxStoredSwarms = 1000
+)
+
+func (p *peerStore) AddPeer(ih peer_store.InfoHash, na krpc.NodeAddr) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[peer_store.InfoHash]map[string]krpc.NodeAddr{}
+	}
+	sw := p.m[ih]
+	if sw == nil {
+		if len(p.m) >= maxStoredSwarms {
+			return
+		}
+		sw = map[string]krpc.NodeAddr{}
+		p.m[ih] = sw
+	}
+	if len(sw) < maxStoredPeers {
+		sw[na.String()] = na
+	}
+}
+
+func (p *peerStore) GetPeers(ih peer_store.InfoHash) []krpc.NodeAddr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]krpc.NodeAddr, 0, len(p.m[ih]))
+	for _, na := range p.m[ih] {
+		out = append(out, na)
+	}
+	return out
+}
