@@ -97,10 +97,18 @@ func (l *Leecher) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	var mu sync.Mutex
+	var errs []error
 	goRun := func(f func() error) {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs <- f() }()
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
 	goRun(func() error { return l.Node.Run(ctx) })
 	goRun(func() error { l.watchDescriptor(ctx); return nil })
@@ -138,8 +146,7 @@ func (l *Leecher) Run(ctx context.Context) error {
 		player.Stop()
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
