@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -115,5 +117,75 @@ func TestKeyOnlyLinkThroughDHT(t *testing.T) {
 	}
 	if st.Delivered < 3 {
 		t.Fatalf("played %d segments with %d peers", st.Delivered, st.Connected)
+	}
+}
+
+// One discovery source failing does not stop a leecher that has another: a tracker that is
+// down or answers garbage with a working DHT, and a DHT whose bootstrap node is gone with a
+// working tracker.
+func TestDiscoveryFailover(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	bootAddr := make(chan net.Addr, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		discovery.RunDHT(ctx, discovery.DHTConfig{Listen: "127.0.0.1:0", InfoHash: [20]byte{1}, Every: time.Hour,
+			OnReady: func(a net.Addr) { bootAddr <- a }})
+	}()
+	goodDHT := DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: []string{(<-bootAddr).String()}, Every: 500 * time.Millisecond}
+	sw := &testtracker.Swarms{}
+	goodTracker := testtracker.HTTP(t, sw)
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("d8:intervali-5e5:peers3:xyze"))
+	}))
+	defer garbage.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadTracker := "http://" + ln.Addr().String() + "/announce"
+	ln.Close()
+	pc, _ := net.ListenPacket("udp4", "127.0.0.1:0")
+	deadDHT := DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: []string{pc.LocalAddr().String()}, Every: 500 * time.Millisecond}
+	pc.Close()
+
+	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: prototest.Key("failover"),
+		Listen: "127.0.0.1:0", Trackers: []string{goodTracker}, DHT: goodDHT,
+		HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); sd.Run(ctx) }()
+	for _, c := range []struct {
+		name     string
+		trackers []string
+		dht      DHTOptions
+	}{
+		{"tracker down and garbage, DHT works", []string{deadTracker, garbage.URL + "/announce"}, goodDHT},
+		{"DHT bootstrap gone, tracker works", []string{goodTracker}, deadDHT},
+	} {
+		link := protocol.Link{Stream: sd.Link().Stream, Trackers: c.trackers}
+		l, err := NewLeecher(LeecherConfig{Link: link.String(), Listen: "127.0.0.1:0", DHT: c.dht,
+			HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Run(ctx) }()
+		var st node.Stats
+		for st.Delivered < 3 && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+			l.Node.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
+		}
+		if st.Delivered < 3 {
+			t.Fatalf("%s: played %d segments with %d peers", c.name, st.Delivered, st.Connected)
+		}
 	}
 }
