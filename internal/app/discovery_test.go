@@ -59,11 +59,7 @@ func TestLeecherJoinsThroughTrackerOnly(t *testing.T) {
 		go func() { defer wg.Done(); l.Run(ctx) }()
 	}
 	for i, l := range ls {
-		var st node.Stats
-		for st.Delivered < 3 && ctx.Err() == nil {
-			time.Sleep(100 * time.Millisecond)
-			l.Node.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
-		}
+		st := waitPlayed(ctx, l, 3)
 		if st.Delivered < 3 {
 			t.Fatalf("leecher %d (tracker %s) played %d segments, %d peers", i, trackers[i], st.Delivered, st.Connected)
 		}
@@ -79,14 +75,7 @@ func TestKeyOnlyLinkThroughDHT(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	bootAddr := make(chan net.Addr, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		discovery.RunDHT(ctx, discovery.DHTConfig{Listen: "127.0.0.1:0", InfoHash: [20]byte{1}, Every: time.Hour,
-			OnReady: func(a net.Addr) { bootAddr <- a }})
-	}()
-	dhtOpts := DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: []string{(<-bootAddr).String()}, Every: 500 * time.Millisecond}
+	dhtOpts := privateDHT(ctx, &wg)
 	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
 	if err != nil {
 		t.Fatal(err)
@@ -110,12 +99,7 @@ func TestKeyOnlyLinkThroughDHT(t *testing.T) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); l.Run(ctx) }()
-	var st node.Stats
-	for st.Delivered < 3 && ctx.Err() == nil {
-		time.Sleep(100 * time.Millisecond)
-		l.Node.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
-	}
-	if st.Delivered < 3 {
+	if st := waitPlayed(ctx, l, 3); st.Delivered < 3 {
 		t.Fatalf("played %d segments with %d peers", st.Delivered, st.Connected)
 	}
 }
@@ -129,14 +113,7 @@ func TestDiscoveryFailover(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	bootAddr := make(chan net.Addr, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		discovery.RunDHT(ctx, discovery.DHTConfig{Listen: "127.0.0.1:0", InfoHash: [20]byte{1}, Every: time.Hour,
-			OnReady: func(a net.Addr) { bootAddr <- a }})
-	}()
-	goodDHT := DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: []string{(<-bootAddr).String()}, Every: 500 * time.Millisecond}
+	goodDHT := privateDHT(ctx, &wg)
 	sw := &testtracker.Swarms{}
 	goodTracker := testtracker.HTTP(t, sw)
 	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -179,13 +156,31 @@ func TestDiscoveryFailover(t *testing.T) {
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); l.Run(ctx) }()
-		var st node.Stats
-		for st.Delivered < 3 && ctx.Err() == nil {
-			time.Sleep(100 * time.Millisecond)
-			l.Node.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
-		}
-		if st.Delivered < 3 {
+		if st := waitPlayed(ctx, l, 3); st.Delivered < 3 {
 			t.Fatalf("%s: played %d segments with %d peers", c.name, st.Delivered, st.Connected)
 		}
 	}
+}
+
+// privateDHT starts a DHT node on loopback for the test to bootstrap from, and returns the
+// options that join it: no test ever reaches the public DHT.
+func privateDHT(ctx context.Context, wg *sync.WaitGroup) DHTOptions {
+	bootAddr := make(chan net.Addr, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		discovery.RunDHT(ctx, discovery.DHTConfig{Listen: "127.0.0.1:0", InfoHash: [20]byte{1}, Every: time.Hour,
+			OnReady: func(a net.Addr) { bootAddr <- a }})
+	}()
+	return DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: []string{(<-bootAddr).String()}, Every: 500 * time.Millisecond}
+}
+
+// waitPlayed polls the leecher until it has played n segments or ctx ends.
+func waitPlayed(ctx context.Context, l *Leecher, n int64) node.Stats {
+	var st node.Stats
+	for st.Delivered < n && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		l.Node.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
+	}
+	return st
 }
