@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
-	"os/exec"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/livetorrent/livetorrent/internal/testmedia"
 	"github.com/livetorrent/livetorrent/protocol"
 )
 
@@ -34,9 +34,7 @@ func TestPlayerArgs(t *testing.T) {
 
 func requireFFplay(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("ffplay"); err != nil {
-		t.Skip("ffplay not installed: apt-get install -y ffmpeg")
-	}
+	testmedia.RequireTool(t, "ffplay", "ffmpeg")
 }
 
 // headless ffplay: no window, a silent audio device, exit at the end of the input.
@@ -162,9 +160,7 @@ func TestStartPlayerErrors(t *testing.T) {
 // mpv (headless) plays the playlist URL and the piped stream with the launcher's flags.
 func TestPlayerMPV(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("mpv"); err != nil {
-		t.Skip("mpv not installed: apt-get install -y mpv")
-	}
+	testmedia.RequireTool(t, "mpv", "mpv")
 	headless := []string{"--vo=null", "--ao=null", "--no-terminal", "--really-quiet"}
 	for _, viaURL := range []bool{true, false} {
 		name := map[bool]string{true: "url", false: "stdin"}[viaURL]

@@ -67,15 +67,17 @@ type Config struct {
 	MaxOriginFetches int           // origin fetches in flight (default 4)
 
 	// Limits.
-	TickInterval   time.Duration // housekeeping period while peers are connected (default 100 ms)
-	MaxPeers       int           // connections accepted (default 200)
-	MaxStoreBytes  int64         // piece bytes kept, oldest evicted beyond it (default 512 MiB)
-	MaxSegmentLen  uint64        // larger segments are relayed as records but never downloaded (default 256 MiB)
-	MaxHaveSpans   int           // disjoint HAVE ranges kept per peer; more is a flood (default 4096)
-	MaxStrikes     int           // bad pieces from one peer before it is banned (default 2)
-	MaxUnrequested int           // unrequested DATA bytes from one peer before it is closed (default 1 MiB)
-	RecordRate     float64       // RECORD and DESCRIPTOR messages per second per peer (default 16, burst 256)
-	HaveRate       float64       // HAVE messages per second per peer (default 512, burst 1024)
+	TickInterval    time.Duration // housekeeping period while peers are connected (default 100 ms)
+	MaxPeers        int           // connections accepted (default 200)
+	TargetPeers     int           // above this many, a viewer closes peers idle for IdlePeerTimeout (default 50)
+	IdlePeerTimeout time.Duration // default 2 min
+	MaxStoreBytes   int64         // piece bytes kept, oldest evicted beyond it (default 512 MiB)
+	MaxSegmentLen   uint64        // larger segments are relayed as records but never downloaded (default 256 MiB)
+	MaxHaveSpans    int           // disjoint HAVE ranges kept per peer; more is a flood (default 4096)
+	MaxStrikes      int           // bad pieces from one peer before it is banned (default 2)
+	MaxUnrequested  int           // unrequested DATA bytes from one peer before it is closed (default 1 MiB)
+	RecordRate      float64       // RECORD and DESCRIPTOR messages per second per peer (default 16, burst 256)
+	HaveRate        float64       // HAVE messages per second per peer (default 512, burst 1024)
 }
 
 // Errors reported in Close actions. Close.Err wraps one of them.
@@ -85,6 +87,7 @@ var (
 	ErrBadData      = errors.New("bad piece data")
 	ErrBadSignature = errors.New("badly signed stream data")
 	ErrTooManyPeers = errors.New("too many peers")
+	ErrIdle         = errors.New("idle peer closed to make room")
 )
 
 // unlimitedInFlight disables upload credit: Written events are not needed.
@@ -112,6 +115,7 @@ func (c *Config) setDefaults() error {
 	def(&c.InitialLatency, 100*time.Millisecond)
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.RejectBackoff, 500*time.Millisecond)
+	def(&c.IdlePeerTimeout, 2*time.Minute)
 	def(&c.ResortEvery, 200*time.Millisecond)
 	def(&c.RechokeEvery, 10*time.Second)
 	def(&c.OptimisticEvery, 10*time.Second)
@@ -137,6 +141,7 @@ func (c *Config) setDefaults() error {
 	defInt(&c.PublisherCopies, 2)
 	defInt(&c.MaxOriginFetches, 4)
 	defInt(&c.MaxPeers, 200)
+	defInt(&c.TargetPeers, min(50, c.MaxPeers))
 	defInt(&c.MaxHaveSpans, 4096)
 	defInt(&c.MaxStrikes, 2)
 	defInt(&c.MaxUnrequested, 1<<20)

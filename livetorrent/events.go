@@ -97,14 +97,24 @@ type OriginData struct {
 	Err   error
 }
 
-func (PeerUp) isEvent()          {}
-func (PeerDown) isEvent()        {}
-func (Received) isEvent()        {}
-func (ControlReceived) isEvent() {}
-func (Written) isEvent()         {}
-func (Tick) isEvent()            {}
-func (Publish) isEvent()         {}
-func (OriginData) isEvent()      {}
+// DescriptorPointer names the current descriptor from a source outside the swarm that the
+// driver has verified: the stream's signed DHT item. Descriptors older than Seq are refused
+// from then on, and one with Seq itself must hash (SHA-256) to Hash, so peers cannot hold a
+// viewer on a stale descriptor.
+type DescriptorPointer struct {
+	Seq  uint64
+	Hash [32]byte
+}
+
+func (PeerUp) isEvent()            {}
+func (PeerDown) isEvent()          {}
+func (Received) isEvent()          {}
+func (ControlReceived) isEvent()   {}
+func (Written) isEvent()           {}
+func (Tick) isEvent()              {}
+func (Publish) isEvent()           {}
+func (OriginData) isEvent()        {}
+func (DescriptorPointer) isEvent() {}
 
 // ActionKind says which fields of an Action are meaningful.
 type ActionKind uint8

@@ -24,6 +24,8 @@ type peer struct {
 	peerChoking, peerInterested bool
 	optimistic                  bool
 	lastUseful                  time.Time // it last had something we wanted
+	lastData                    time.Time // piece data last moved either way (checked each slow tick)
+	dataSeen                    int64     // bytesDown+bytesUp at lastData
 
 	// Requests we sent, oldest first. Cancelled entries stay until they expire so that a
 	// block racing the cancel is not counted as unrequested.
@@ -127,7 +129,7 @@ func (s *Swarm) onPeerUp(e PeerUp) {
 		return
 	}
 	p := &peer{h: e.Peer, addr: e.Addr, outbound: e.Outbound, ext: e.Ext, upAt: s.now,
-		amChoking: true, peerChoking: true, dseq: e.Ext.DescriptorSeq, lastUseful: s.now,
+		amChoking: true, peerChoking: true, dseq: e.Ext.DescriptorSeq, lastUseful: s.now, lastData: s.now,
 		latency: s.cfg.InitialLatency, rate: s.cfg.InitialPeerRate, lastRate: s.now}
 	if e.Ext.UploadHint > 0 {
 		p.rate = float64(e.Ext.UploadHint)

@@ -2,6 +2,7 @@ package livetorrent
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -220,5 +221,47 @@ func TestRangeSet(t *testing.T) {
 	}
 	if want := []span{{12, 15}, {5, 12}, {15, 20}}; len(removed) != 3 || removed[0] != want[0] || removed[1] != want[1] || removed[2] != want[2] {
 		t.Fatalf("removed %v, want %v", removed, want)
+	}
+}
+
+// TestPruneIdlePeers: above the target peer count a viewer closes peers that exchanged no
+// piece data for IdlePeerTimeout, one per second, down to the target; a peer that delivers
+// is kept, and nothing is closed before the timeout.
+func TestPruneIdlePeers(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer, TargetPeers: 2, IdlePeerTimeout: time.Minute})
+	for p := PeerHandle(1); p <= 4; p++ {
+		h.up(p)
+	}
+	var closed []PeerHandle
+	for step := range 120 {
+		h.sw.byHandle[1].bytesDown += 1000 // peer 1 keeps delivering
+		for _, a := range h.advance(time.Second) {
+			if a.Kind == ActClose {
+				if !errors.Is(a.Err, ErrIdle) {
+					t.Fatalf("closed for %v", a.Err)
+				}
+				if step < 59 {
+					t.Fatalf("peer %d closed after %d s, before the idle timeout", a.Peer, step+1)
+				}
+				closed = append(closed, a.Peer)
+				h.do(PeerDown{Peer: a.Peer})
+			}
+		}
+	}
+	if len(closed) != 2 || slices.Contains(closed, 1) || len(h.sw.peers) != 2 {
+		t.Fatalf("closed %v, %d peers left; want two idle peers closed and peer 1 kept", closed, len(h.sw.peers))
+	}
+	if n := h.sw.Stats().IdleCloses; n != 2 {
+		t.Fatalf("IdleCloses %d", n)
+	}
+
+	// A publisher keeps every viewer: they need it for what peers lack.
+	pub := newHarness(t, Config{Role: RolePublisher, TargetPeers: 1, IdlePeerTimeout: time.Second})
+	pub.up(1)
+	pub.up(2)
+	for range 10 {
+		if acts := kinds(pub.advance(time.Second), ActClose); len(acts) > 0 {
+			t.Fatalf("publisher pruned: %v", acts)
+		}
 	}
 }

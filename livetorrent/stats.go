@@ -28,6 +28,7 @@ type Stats struct {
 	IgnoredRecords         int64 // stale, replayed, future or unverifiable records
 	ConflictingRecords     int64 // different bytes for stored pieces: a publisher fault
 	IgnoredDescriptors     int64
+	StaleDescriptors       int64 // older than the descriptor the DHT item names
 	ConflictingDescriptors int64
 	SegmentsEvicted        int64
 	PublishErrors          int64
@@ -35,8 +36,9 @@ type Stats struct {
 	OriginFetches  int64
 	OriginFailures int64
 
-	Closes int64
-	Bans   int64
+	Closes     int64
+	IdleCloses int64 // peers closed for idling while above the target peer count
+	Bans       int64
 
 	// Viewer playback.
 	TunedIn           bool

@@ -15,7 +15,8 @@ type Swarm struct {
 	desc    *protocol.Descriptor
 	descRaw []byte
 	times   streamTimes
-	ps      uint32 // piece size, fixed by the first descriptor
+	ps      uint32            // piece size, fixed by the first descriptor
+	pointer DescriptorPointer // the newest descriptor known from outside the swarm
 
 	st       store
 	peers    []*peer // connection order; iteration order must be deterministic
@@ -59,6 +60,9 @@ func New(cfg Config) (*Swarm, error) {
 
 // Config returns the configuration with defaults applied.
 func (s *Swarm) Config() Config { return s.cfg }
+
+// Pointer is the newest descriptor pointer the core was given (zero if none).
+func (s *Swarm) Pointer() DescriptorPointer { return s.pointer }
 
 // Descriptor returns the stream descriptor the core holds, or nil. Read-only.
 func (s *Swarm) Descriptor() *protocol.Descriptor { return s.desc }
@@ -113,6 +117,10 @@ func (s *Swarm) Handle(now time.Time, ev Event) []Action {
 		s.onPublish(e)
 	case OriginData:
 		s.onOriginData(e)
+	case DescriptorPointer:
+		if e.Seq > s.pointer.Seq {
+			s.pointer = e
+		}
 	}
 	s.finish()
 	return s.out
@@ -169,6 +177,7 @@ func (s *Swarm) housekeeping() {
 		}
 		s.chokeTick()
 		s.windowTick()
+		s.pruneIdle()
 	}
 	if s.cfg.Role == RoleViewer {
 		s.tuneInCheck()

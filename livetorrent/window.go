@@ -2,6 +2,7 @@ package livetorrent
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"time"
 
@@ -38,6 +39,12 @@ func (s *Swarm) onDescriptor(p *peer, raw []byte) {
 // skew (ignored), and the piece size never changes.
 func (s *Swarm) acceptDescriptor(d *protocol.Descriptor, raw []byte) bool {
 	switch {
+	case d.Seq < s.pointer.Seq:
+		s.stats.StaleDescriptors++
+		return false
+	case d.Seq == s.pointer.Seq && sha256.Sum256(raw) != s.pointer.Hash:
+		s.stats.ConflictingDescriptors++
+		return false
 	case s.desc != nil && d.Seq <= s.desc.Seq:
 		if d.Seq == s.desc.Seq && !bytes.Equal(raw, s.descRaw) {
 			s.stats.ConflictingDescriptors++

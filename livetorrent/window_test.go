@@ -1,10 +1,12 @@
 package livetorrent
 
 import (
+	"crypto/sha256"
 	"testing"
 	"time"
 
 	"github.com/livetorrent/livetorrent/protocol"
+	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
 
 // TestEvictionBoundsMemory: a publisher running for 200 s keeps only the segments of the
@@ -94,5 +96,48 @@ func TestEvictedUnfinishedSegmentIsSkipped(t *testing.T) {
 	}
 	if n := len(h.sw.st.segs); n > 16 {
 		t.Fatalf("%d segments kept", n)
+	}
+}
+
+// TestDescriptorPointer: once the DHT item names descriptor seq N, a peer offering an older
+// descriptor (a replay) is ignored, one with seq N but other bytes is refused, and the named
+// descriptor is taken.
+func TestDescriptorPointer(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer})
+	old := h.desc // seq 1
+	cur := prototest.Descriptor()
+	cur.Seq = 5
+	if err := cur.Sign(prototest.PublisherKey()); err != nil {
+		t.Fatal(err)
+	}
+	curRaw := cur.Append(nil)
+	forged := cur
+	forged.Name = "same seq, other bytes"
+	if err := forged.Sign(prototest.PublisherKey()); err != nil {
+		t.Fatal(err)
+	}
+	h.do(DescriptorPointer{Seq: 5, Hash: sha256.Sum256(curRaw)})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	h.recv(1, protocol.DescriptorMsg{Raw: forged.Append(nil)})
+	if d := h.sw.Descriptor(); d != nil {
+		t.Fatalf("took descriptor seq %d (%q) against the pointer", d.Seq, d.Name)
+	}
+	st := h.sw.Stats()
+	if st.StaleDescriptors != 1 || st.ConflictingDescriptors != 1 {
+		t.Fatalf("stale %d conflicting %d, want 1 and 1", st.StaleDescriptors, st.ConflictingDescriptors)
+	}
+	if _, closed := h.closed(1); closed {
+		t.Fatal("a peer relaying a genuinely signed older descriptor was closed")
+	}
+	h.recv(1, protocol.DescriptorMsg{Raw: curRaw})
+	if d := h.sw.Descriptor(); d == nil || d.Seq != 5 || d.Name != cur.Name {
+		t.Fatalf("named descriptor not taken: %+v", d)
+	}
+	// A lower pointer arriving later changes nothing.
+	h.do(DescriptorPointer{Seq: 1, Hash: sha256.Sum256(h.descRaw)})
+	h.recv(1, protocol.DescriptorMsg{Raw: old.Append(nil)})
+	if d := h.sw.Descriptor(); d.Seq != 5 {
+		t.Fatalf("descriptor went back to seq %d", d.Seq)
 	}
 }

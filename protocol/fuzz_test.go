@@ -193,3 +193,17 @@ func FuzzKeyFile(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDHTItem(f *testing.F) {
+	f.Add(sampleItem().Append(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		it, err := protocol.ParseDHTItem(b)
+		if err != nil {
+			return
+		}
+		back, err := protocol.ParseDHTItem(it.Append(nil))
+		if err != nil || back != it {
+			t.Fatalf("round trip: %+v != %+v (%v)", back, it, err)
+		}
+	})
+}

@@ -28,6 +28,7 @@ func generators() map[string]func() vectorFile {
 		"descriptor.json": descriptorVectors,
 		"record.json":     recordVectors,
 		"tampered.json":   tamperedVectors,
+		"dhtitem.json":    dhtItemVectors,
 	}
 }
 

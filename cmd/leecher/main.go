@@ -29,6 +29,10 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 1M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 		&cli.StringFlag{Name: "download-rate", Value: "0", Usage: "download cap in bytes/s; 0 = unlimited", EnvVars: []string{env + "DOWNLOAD_RATE"}},
 		&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: []string{env + "MAX_PEERS"}},
+		&cli.IntFlag{Name: "target-peers", Value: 50, Usage: "peer count to keep: new peers are dialled below it, idle ones closed above it", EnvVars: []string{env + "TARGET_PEERS"}},
+		&cli.StringSliceFlag{Name: "tracker", Usage: "tracker announce URL to use besides the link's (repeatable)", EnvVars: []string{env + "TRACKER"}},
+		&cli.StringSliceFlag{Name: "peer", Usage: "host:port of a peer to keep connected besides the link's (repeatable)", EnvVars: []string{env + "PEER"}},
+		&cli.BoolFlag{Name: "no-pex", Usage: "do not exchange peer addresses (BEP 11)", EnvVars: []string{env + "NO_PEX"}},
 		&cli.BoolFlag{Name: "no-origin", Usage: "never fetch from the origin, peers only", EnvVars: []string{env + "NO_ORIGIN"}},
 		&cli.StringFlag{Name: "player", Usage: "start this player (mpv or ffplay) on the stream", EnvVars: []string{env + "PLAYER"}},
 	}, append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...)
@@ -89,8 +93,10 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	l, err := app.NewLeecher(app.LeecherConfig{
 		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
 		Player: c.String("player"), TargetLatency: c.Duration("latency"), UploadRate: up, DownloadRate: down,
-		MaxPeers: c.Int("max-peers"), NoOrigin: c.Bool("no-origin"), Logger: log,
-		DHT:     app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap")},
+		MaxPeers: c.Int("max-peers"), TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), Logger: log,
+		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
+		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),
+			StateFile: cliutil.DHTStateFile(c.String("dht-state"), "leecher")},
 		OnReady: func(url string) { fmt.Fprintf(stderr, "playlist: %s\n", url) },
 	})
 	if err != nil {

@@ -94,7 +94,8 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 		Name: c.String("name"), PieceSize: uint32(c.Int("piece-size")), Window: c.Duration("window"),
 		Listen: c.String("listen"), Advertise: c.StringSlice("advertise"), Trackers: c.StringSlice("tracker"), UploadRate: upload,
 		Copies: c.Int("copies"), MaxPeers: c.Int("max-peers"), Logger: log,
-		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap")},
+		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),
+			StateFile: cliutil.DHTStateFile(c.String("dht-state"), "seeder")},
 	})
 	if err != nil {
 		return cliutil.ConfigError(err)

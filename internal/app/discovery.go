@@ -42,11 +42,13 @@ type DHTOptions struct {
 	Listen    string   // UDP address, e.g. "0.0.0.0:6881"
 	Bootstrap []string // host:port; the commands default to the public routers
 	Every     time.Duration
+	StateFile string // routing table kept here across restarts; empty = not kept
 }
 
 // runDHT looks the swarm up in the DHT, announcing the node's port, and feeds the peers to
-// its dialer until ctx ends.
-func runDHT(ctx context.Context, n *node.Node, o DHTOptions, stream protocol.Stream, log *slog.Logger) {
+// its dialer until ctx ends. items carries the stream and the item role: the seeder sets
+// Item and Key to publish, a viewer sets OnItem to resolve.
+func runDHT(ctx context.Context, n *node.Node, o DHTOptions, items discovery.DHTConfig, log *slog.Logger) {
 	if !o.Enabled {
 		return
 	}
@@ -54,15 +56,17 @@ func runDHT(ctx context.Context, n *node.Node, o DHTOptions, stream protocol.Str
 	if a, ok := n.Addr().(*net.TCPAddr); ok {
 		port = uint16(a.Port)
 	}
-	err := discovery.RunDHT(ctx, discovery.DHTConfig{Listen: o.Listen, Bootstrap: o.Bootstrap,
-		InfoHash: stream.InfoHash(), Port: port, Every: o.Every, Logger: log,
-		OnPeers: func(peers []netip.AddrPort) {
-			addrs := make([]string, len(peers))
-			for i, p := range peers {
-				addrs[i] = p.String()
-			}
-			n.AddPeers(addrs)
-		}})
+	cfg := items
+	cfg.Listen, cfg.Bootstrap, cfg.StateFile = o.Listen, o.Bootstrap, o.StateFile
+	cfg.InfoHash, cfg.Port, cfg.Every, cfg.Logger = items.Stream.InfoHash(), port, o.Every, log
+	cfg.OnPeers = func(peers []netip.AddrPort) {
+		addrs := make([]string, len(peers))
+		for i, p := range peers {
+			addrs[i] = p.String()
+		}
+		n.AddPeers(addrs)
+	}
+	err := discovery.RunDHT(ctx, cfg)
 	if err != nil {
 		log.Warn("dht stopped", "err", err)
 	}

@@ -2,10 +2,13 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +28,23 @@ import (
 func TestLeecherJoinsThroughTrackerOnly(t *testing.T) {
 	sw := &testtracker.Swarms{}
 	trackers := []string{testtracker.HTTP(t, sw), testtracker.UDP(t, sw)}
+	joinThroughTrackers(t, prototest.Key("tracker test"), trackers, func(ih [20]byte) bool { return len(sw.Announced(ih)) > 0 })
+}
+
+// The same with opentracker, the tracker Debian ships, run on loopback by the test.
+func TestLeecherJoinsThroughOpentracker(t *testing.T) {
+	key := prototest.Key("opentracker test")
+	ih := protocol.StreamOf(key, nil).InfoHash()
+	httpURL, udpURL := testtracker.Opentracker(t, ih)
+	joinThroughTrackers(t, key, []string{httpURL, udpURL}, func(ih [20]byte) bool {
+		n, err := testtracker.Seeds(httpURL, ih)
+		return err == nil && n > 0
+	})
+}
+
+// joinThroughTrackers runs a seeder announcing to trackers[0] and one leecher per tracker
+// whose link names only that tracker; each must play.
+func joinThroughTrackers(t *testing.T, key ed25519.PrivateKey, trackers []string, seeded func(ih [20]byte) bool) {
 	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +52,7 @@ func TestLeecherJoinsThroughTrackerOnly(t *testing.T) {
 	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: prototest.Key("tracker test"),
+	sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: key,
 		Listen: "127.0.0.1:0", Trackers: trackers[:1], HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +63,7 @@ func TestLeecherJoinsThroughTrackerOnly(t *testing.T) {
 	wg.Add(1)
 	go func() { defer wg.Done(); sd.Run(ctx) }()
 	ih := [20]byte(sd.Link().Stream.InfoHash())
-	for len(sw.Announced(ih)) == 0 && ctx.Err() == nil {
+	for !seeded(ih) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
 	var ls []*Leecher
@@ -67,10 +87,12 @@ func TestLeecherJoinsThroughTrackerOnly(t *testing.T) {
 	}
 }
 
-// A leecher given only the key (magnet:?xs=urn:btpk:...&s=...) finds the seeder through a
-// private DHT on loopback, gets the descriptor from it, and plays.
+// Leechers given only the key (magnet:?xs=urn:btpk:...&s=...) and a private DHT of several
+// loopback nodes resolve the seeder's signed DHT item (the current descriptor's seq and
+// hash), find the seeder and each other through the DHT alone (peer exchange is off), and
+// play.
 func TestKeyOnlyLinkThroughDHT(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -92,15 +114,38 @@ func TestKeyOnlyLinkThroughDHT(t *testing.T) {
 	if strings.Contains(keyOnly, "x.pe") || strings.Contains(keyOnly, "tr=") {
 		t.Fatalf("not a key-only link: %s", keyOnly)
 	}
-	l, err := NewLeecher(LeecherConfig{Link: keyOnly, Listen: "127.0.0.1:0", DHT: dhtOpts,
-		HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-	if err != nil {
-		t.Fatal(err)
+	const viewers = 3
+	var ls []*Leecher
+	for range viewers {
+		l, err := NewLeecher(LeecherConfig{Link: keyOnly, Listen: "127.0.0.1:0", DHT: dhtOpts, NoPex: true,
+			HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Run(ctx) }()
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); l.Run(ctx) }()
-	if st := waitPlayed(ctx, l, 3); st.Delivered < 3 {
-		t.Fatalf("played %d segments with %d peers", st.Delivered, st.Connected)
+	for i, l := range ls {
+		var st node.Stats
+		var ptr livetorrent.DescriptorPointer
+		var desc *protocol.Descriptor
+		for ctx.Err() == nil {
+			st = waitPlayed(ctx, l, 3)
+			l.Node.Do(ctx, func(c *livetorrent.Swarm, s node.Stats) { st, ptr, desc = s, c.Pointer(), c.Descriptor() })
+			if st.Delivered >= 3 && ptr.Seq > 0 && st.Connected >= viewers {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if st.Delivered < 3 || ptr.Seq == 0 || st.Connected < viewers {
+			t.Fatalf("viewer %d: played %d segments, %d peers (want the seeder and %d viewers), item seq %d",
+				i, st.Delivered, st.Connected, viewers-1, ptr.Seq)
+		}
+		if desc == nil || desc.Seq != ptr.Seq || sha256.Sum256(desc.Append(nil)) != ptr.Hash {
+			t.Fatalf("viewer %d: the DHT item names descriptor %d, it holds %+v", i, ptr.Seq, desc)
+		}
+		t.Logf("viewer %d: %d segments, %d peers, descriptor seq %d resolved through the DHT", i, st.Delivered, st.Connected, ptr.Seq)
 	}
 }
 
@@ -162,17 +207,22 @@ func TestDiscoveryFailover(t *testing.T) {
 	}
 }
 
-// privateDHT starts a DHT node on loopback for the test to bootstrap from, and returns the
-// options that join it: no test ever reaches the public DHT.
+// privateDHT starts four routing DHT nodes on loopback, joined to one another, and returns
+// the options that join them: no test ever reaches the public DHT.
 func privateDHT(ctx context.Context, wg *sync.WaitGroup) DHTOptions {
-	bootAddr := make(chan net.Addr, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		discovery.RunDHT(ctx, discovery.DHTConfig{Listen: "127.0.0.1:0", InfoHash: [20]byte{1}, Every: time.Hour,
-			OnReady: func(a net.Addr) { bootAddr <- a }})
-	}()
-	return DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: []string{(<-bootAddr).String()}, Every: 500 * time.Millisecond}
+	var boot []string
+	for range 4 {
+		addr := make(chan net.Addr, 1)
+		join := slices.Clone(boot)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			discovery.RunDHT(ctx, discovery.DHTConfig{Listen: "127.0.0.1:0", Bootstrap: join, InfoHash: [20]byte{1},
+				Every: time.Hour, OnReady: func(a net.Addr) { addr <- a }})
+		}()
+		boot = append(boot, (<-addr).String())
+	}
+	return DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: boot, Every: 500 * time.Millisecond}
 }
 
 // waitPlayed polls the leecher until it has played n segments or ctx ends.

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
 	"github.com/livetorrent/livetorrent/leecher"
 	"github.com/livetorrent/livetorrent/livetorrent"
+	"github.com/livetorrent/livetorrent/livetorrent/discovery"
 	"github.com/livetorrent/livetorrent/livetorrent/node"
 	"github.com/livetorrent/livetorrent/protocol"
 )
@@ -28,7 +30,11 @@ type LeecherConfig struct {
 	UploadRate    int           // bytes/s, 0 = unlimited
 	DownloadRate  int
 	MaxPeers      int
-	NoOrigin      bool // never fetch from the origin
+	TargetPeers   int
+	Trackers      []string // announced to besides the link's
+	Peers         []string // kept connected besides the link's
+	NoOrigin      bool     // never fetch from the origin
+	NoPex         bool     // do not exchange peers (BEP 11)
 	DHT           DHTOptions
 	Logger        *slog.Logger
 	Dial          func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -54,6 +60,18 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
+	for _, p := range cfg.Peers {
+		if err := protocol.CheckPeerAddr(p); err != nil {
+			return nil, fmt.Errorf("peer %q: %w", p, err)
+		}
+	}
+	for _, tr := range cfg.Trackers {
+		if u, err := url.Parse(tr); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "udp") || u.Host == "" {
+			return nil, fmt.Errorf("tracker %q: want an http, https or udp URL", tr)
+		}
+	}
+	link.Trackers = append(link.Trackers, cfg.Trackers...)
+	link.Peers = append(link.Peers, cfg.Peers...)
 	if len(link.Peers) == 0 && len(link.Trackers) == 0 && !cfg.DHT.Enabled {
 		return nil, errors.New("link: no peers (x.pe) or trackers (tr) to join through, and the DHT is off")
 	}
@@ -64,10 +82,10 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
 	l.Node, err = node.New(node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
-			TargetLatency: cfg.TargetLatency, MaxPeers: cfg.MaxPeers, DisableOrigin: cfg.NoOrigin,
+			TargetLatency: cfg.TargetLatency, MaxPeers: cfg.MaxPeers, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin,
 			UploadHint: uint64(max(cfg.UploadRate, 0))},
 		Listen: cfg.Listen, Peers: link.Peers, UploadRate: cfg.UploadRate, DownloadRate: cfg.DownloadRate,
-		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger, OnDeliver: l.Out.OnDelivery,
+		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger, OnDeliver: l.Out.OnDelivery, NoPex: cfg.NoPex,
 	})
 	if err != nil {
 		return nil, err
@@ -116,7 +134,12 @@ func (l *Leecher) Run(ctx context.Context) error {
 		runTrackers(ctx, l.Node, l.link.Trackers, l.link.Stream, false, l.cfg.Dial, l.log)
 		return nil
 	})
-	goRun(func() error { runDHT(ctx, l.Node, l.cfg.DHT, l.link.Stream, l.log); return nil })
+	goRun(func() error {
+		runDHT(ctx, l.Node, l.cfg.DHT, discovery.DHTConfig{Stream: l.link.Stream, OnItem: func(it protocol.DHTItem) {
+			l.Node.Post(ctx, livetorrent.DescriptorPointer{Seq: it.DescriptorSeq, Hash: it.DescriptorHash})
+		}}, l.log)
+		return nil
+	})
 	if l.http != nil {
 		goRun(func() error { return leecher.Serve(ctx, l.http, l.Out) })
 		if l.cfg.OnReady != nil {

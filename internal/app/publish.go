@@ -16,14 +16,33 @@ import (
 // nodePublisher hands what the seeder's ingest produces to a publisher node, and counts
 // what it published so egress can be expressed as a multiple of the stream's bitrate.
 type nodePublisher struct {
-	ctx   context.Context
-	n     *node.Node
-	bytes atomic.Int64 // media bytes published
-	media atomic.Int64 // media duration published, in nanoseconds
+	ctx    context.Context
+	n      *node.Node
+	stream protocol.Stream
+	item   atomic.Pointer[protocol.DHTItem] // points at the newest descriptor, for the DHT
+	bytes  atomic.Int64                     // media bytes published
+	media  atomic.Int64                     // media duration published, in nanoseconds
 }
 
 func (p *nodePublisher) PublishDescriptor(d *protocol.Descriptor, raw []byte) {
-	p.n.Publish(p.ctx, livetorrent.Publish{Descriptor: d, DescriptorRaw: raw})
+	if raw == nil {
+		raw = d.Append(nil)
+	}
+	if err := p.n.Publish(p.ctx, livetorrent.Publish{Descriptor: d, DescriptorRaw: raw}); err != nil {
+		return
+	}
+	if cur := p.item.Load(); cur == nil || d.Seq > cur.DescriptorSeq {
+		it := protocol.DHTItemFor(p.stream, d.Seq, raw)
+		p.item.Store(&it)
+	}
+}
+
+// Item is the DHT item naming the newest descriptor published, once there is one.
+func (p *nodePublisher) Item() (protocol.DHTItem, bool) {
+	if it := p.item.Load(); it != nil {
+		return *it, true
+	}
+	return protocol.DHTItem{}, false
 }
 
 func (p *nodePublisher) PublishSegment(rec protocol.Record, raw []byte, data []byte) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/livetorrent/livetorrent/livetorrent"
+	"github.com/livetorrent/livetorrent/livetorrent/discovery"
 	"github.com/livetorrent/livetorrent/livetorrent/node"
 	"github.com/livetorrent/livetorrent/protocol"
 	"github.com/livetorrent/livetorrent/seeder"
@@ -77,7 +78,7 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.pub = &nodePublisher{n: s.Node}
+	s.pub = &nodePublisher{n: s.Node, stream: stream}
 	s.Ingest, err = seeder.New(seeder.Config{Source: cfg.Source, Key: cfg.Key, Salt: cfg.Salt, Name: cfg.Name,
 		PieceSize: cfg.PieceSize, WindowDuration: cfg.Window, Variant: cfg.Variant, Loop: cfg.Loop,
 		HTTPClient: cfg.HTTP, Logger: cfg.Logger}, s.pub)
@@ -125,7 +126,10 @@ func (s *Seeder) Run(ctx context.Context) error {
 		defer wg.Done()
 		runTrackers(ctx, s.Node, s.link.Trackers, s.link.Stream, true, s.cfg.Dial, s.log)
 	}()
-	go func() { defer wg.Done(); runDHT(ctx, s.Node, s.cfg.DHT, s.link.Stream, s.log) }()
+	go func() {
+		defer wg.Done()
+		runDHT(ctx, s.Node, s.cfg.DHT, discovery.DHTConfig{Stream: s.link.Stream, Key: s.cfg.Key, Item: s.pub.Item}, s.log)
+	}()
 	err := s.Ingest.Run(ctx)
 	switch {
 	case err == nil:

@@ -53,15 +53,26 @@ func (o *Options) defaults() {
 	}
 }
 
-// RequireFFmpeg skips the test when ffmpeg is not installed (CI installs it).
-func RequireFFmpeg(t testing.TB) string {
+// RequireToolsEnv, when set to 1, turns a missing external tool into a failure instead of a
+// skip: CI sets it so that a test cannot pass by not running.
+const RequireToolsEnv = "LIVETORRENT_REQUIRE_TOOLS"
+
+// RequireTool returns the path of an external program, or skips the test when it is not
+// installed (fails under RequireToolsEnv=1). pkg is the Debian package that provides it.
+func RequireTool(t testing.TB, name, pkg string) string {
 	t.Helper()
-	p, err := exec.LookPath("ffmpeg")
+	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skip("ffmpeg not installed: apt-get install -y ffmpeg")
+		if os.Getenv(RequireToolsEnv) == "1" {
+			t.Fatalf("%s not installed and %s=1", name, RequireToolsEnv)
+		}
+		t.Skipf("%s not installed: apt-get install -y %s", name, pkg)
 	}
 	return p
 }
+
+// RequireFFmpeg returns the path of ffmpeg or skips the test (see RequireTool).
+func RequireFFmpeg(t testing.TB) string { return RequireTool(t, "ffmpeg", "ffmpeg") }
 
 // Args returns the ffmpeg arguments for the encode into dir.
 func Args(dir string, o Options) []string {

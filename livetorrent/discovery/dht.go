@@ -2,10 +2,14 @@ package discovery
 
 import (
 	"context"
+	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -33,6 +37,22 @@ type DHTConfig struct {
 	OnPeers   func(peers []netip.AddrPort)
 	// OnReady is called with the node's UDP address once it listens.
 	OnReady func(addr net.Addr)
+	// StateFile, when set, keeps the node id and routing table across restarts: it is read
+	// at start (its nodes join the bootstrap list) and written every SaveEvery and at exit.
+	StateFile string
+	SaveEvery time.Duration // default 5 min
+
+	// The stream's BEP 44 item (spec section 13.3). Stream gives its key and salt.
+	Stream protocol.Stream
+	// Item, with Key, makes this node the item's publisher: it puts what Item returns
+	// whenever that changes and every ItemRefresh (default 30 min). ok is false while there
+	// is nothing to publish yet.
+	Item        func() (it protocol.DHTItem, ok bool)
+	Key         ed25519.PrivateKey
+	ItemRefresh time.Duration
+	// OnItem, when set, makes this node resolve the item: it is called with each newer item
+	// whose signature, swarm and layout verify.
+	OnItem func(protocol.DHTItem)
 }
 
 // RunDHT runs a DHT node until ctx ends: it joins through the bootstrap nodes, then looks
@@ -47,13 +67,47 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ItemRefresh <= 0 {
+		cfg.ItemRefresh = defaultItemRefresh
+	}
+	if cfg.SaveEvery <= 0 {
+		cfg.SaveEvery = 5 * time.Minute
+	}
+	if cfg.Item != nil && cfg.Key == nil {
+		return errors.New("dht: an item to publish needs the key")
+	}
+	sc := dht.NewDefaultServerConfig()
+	boot := cfg.Bootstrap
+	if cfg.StateFile != "" {
+		if err := os.MkdirAll(filepath.Dir(cfg.StateFile), 0o700); err != nil {
+			cfg.Logger.Warn("dht state directory", "err", err)
+		}
+		unlock, ok := lockState(cfg.StateFile)
+		if ok {
+			defer unlock()
+		} else {
+			cfg.Logger.Info("dht state file in use by another process; not keeping state", "file", cfg.StateFile)
+			cfg.StateFile = ""
+		}
+	}
+	if cfg.StateFile != "" {
+		id, saved, err := loadDHTState(cfg.StateFile)
+		if err != nil {
+			cfg.Logger.Warn("dht state not loaded; starting afresh", "err", err)
+		}
+		if id != nil {
+			sc.NodeId = *id
+		}
+		for _, ap := range saved {
+			boot = append(boot, ap.String())
+		}
+		cfg.Logger.Debug("dht state loaded", "nodes", len(saved))
+	}
 	conn, err := net.ListenPacket("udp4", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("dht listen: %w", err)
 	}
-	sc := dht.NewDefaultServerConfig()
 	sc.Conn = conn
-	boot := cfg.Bootstrap
 	sc.StartingNodes = func() ([]dht.Addr, error) { return resolve(boot) }
 	sc.PeerStore = &peerStore{}
 	// The library's default limiter is shared by every server in the process.
@@ -74,11 +128,35 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 			cfg.Logger.Warn("dht bootstrap", "err", err)
 		}
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if cfg.Item != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); publishItems(ctx, s, cfg) }()
+	}
+	if cfg.OnItem != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); resolveItems(ctx, s, cfg) }()
+	}
+	save := func() {
+		if cfg.StateFile == "" {
+			return
+		}
+		if err := saveDHTState(cfg.StateFile, s.ID(), s.Nodes()); err != nil {
+			cfg.Logger.Warn("dht state not saved", "err", err)
+		}
+	}
+	defer save()
+	lastSave := time.Now()
 	for {
 		peers := lookup(ctx, s, cfg)
 		cfg.Logger.Debug("dht lookup", "peers", len(peers), "nodes", s.NumNodes())
 		if len(peers) > 0 && cfg.OnPeers != nil {
 			cfg.OnPeers(peers)
+		}
+		if time.Since(lastSave) >= cfg.SaveEvery {
+			save()
+			lastSave = time.Now()
 		}
 		select {
 		case <-ctx.Done():
@@ -87,6 +165,8 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 		}
 	}
 }
+
+var errNotMutable = errors.New("dht item is not a mutable item")
 
 func lookup(ctx context.Context, s *dht.Server, cfg DHTConfig) []netip.AddrPort {
 	var opts []dht.AnnounceOpt

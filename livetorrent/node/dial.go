@@ -1,12 +1,16 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/livetorrent/livetorrent/livetorrent"
 	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
 	"github.com/livetorrent/livetorrent/protocol"
 )
@@ -22,14 +26,19 @@ type dialer struct {
 }
 
 type dialState struct {
-	next    time.Time
-	backoff time.Duration
-	busy    bool
+	next     time.Time
+	backoff  time.Duration
+	busy     bool
+	pinned   bool  // from the link or the configuration: always kept connected
+	received int64 // bytes the last connection to it delivered: good peers are dialled first
 }
 
 const (
 	minBackoff = 500 * time.Millisecond
 	maxBackoff = 30 * time.Second
+	// idleRedial is how long an address whose connection was closed for idling rests: it
+	// had nothing for us, and its slot is better spent on others.
+	idleRedial = 10 * time.Minute
 )
 
 func newDialer(n *Node, ctx context.Context, wg *sync.WaitGroup) *dialer {
@@ -39,41 +48,94 @@ func newDialer(n *Node, ctx context.Context, wg *sync.WaitGroup) *dialer {
 // maxKnownAddrs bounds the addresses the dialer remembers, whatever discovery sends.
 const maxKnownAddrs = 1024
 
-// add starts keeping addr connected.
-func (d *dialer) add(addr string) {
-	if _, ok := d.addrs[addr]; ok || protocol.CheckPeerAddr(addr) != nil || len(d.addrs) >= maxKnownAddrs {
+// add starts keeping addr connected from the next poll. Pinned addresses (the link's
+// peers) are dialled whatever the peer count; others only while the node is below its target.
+func (d *dialer) add(addr string, pinned bool) {
+	if st, ok := d.addrs[addr]; ok {
+		st.pinned = st.pinned || pinned
 		return
 	}
-	d.addrs[addr] = &dialState{backoff: minBackoff}
-	d.poll(time.Now())
+	if protocol.CheckPeerAddr(addr) != nil || (len(d.addrs) >= maxKnownAddrs && !d.forgetOne()) {
+		return
+	}
+	d.addrs[addr] = &dialState{backoff: minBackoff, pinned: pinned}
 }
 
-// poll starts the dials that are due.
-func (d *dialer) poll(now time.Time) {
+// forgetOne makes room for a new address by dropping one that keeps failing (its backoff at
+// the maximum), so stale addresses do not crowd out fresh ones; false if there is none.
+func (d *dialer) forgetOne() bool {
 	for addr, st := range d.addrs {
-		if st.busy || now.Before(st.next) {
-			continue
+		if _, connected := d.n.byAddr[addr]; !connected && !st.busy && !st.pinned && st.backoff >= maxBackoff {
+			delete(d.addrs, addr)
+			return true
 		}
-		if _, connected := d.n.byAddr[addr]; connected {
-			continue
+	}
+	return false
+}
+
+// poll starts the dials that are due, in the order of due(), within the peer target and
+// the half-open limit (the dial goroutines queue on it).
+func (d *dialer) poll(now time.Time) {
+	dialling := 0
+	for _, st := range d.addrs {
+		if st.busy {
+			dialling++
 		}
-		if len(d.n.conns) >= d.n.maxPeers() {
-			return // full: the table is polled again on the next tick
-		}
-		if d.n.bans.banned(banKey(addr), now) {
-			continue
+	}
+	for _, addr := range d.due(now) {
+		st := d.addrs[addr]
+		peers := len(d.n.conns) + dialling
+		if peers >= d.n.maxPeers() || (!st.pinned && peers >= d.n.targetPeers()) {
+			return // enough: the table is polled again on the next tick
 		}
 		st.busy = true
+		dialling++
 		d.wg.Add(1)
 		go func() { defer d.wg.Done(); d.dial(addr) }()
 	}
 }
 
-// disconnected schedules a redial after a connection to addr ended.
-func (d *dialer) disconnected(addr string, now time.Time) {
-	if st, ok := d.addrs[addr]; ok {
-		st.next = now.Add(st.backoff)
-		st.backoff = min(2*st.backoff, maxBackoff)
+// due lists the addresses to dial now: not connected, not banned, not resting after a
+// failure; pinned ones first, then those whose last connection delivered the most.
+func (d *dialer) due(now time.Time) []string {
+	var due []string
+	for addr, st := range d.addrs {
+		if st.busy || now.Before(st.next) {
+			continue
+		}
+		if _, connected := d.n.byAddr[addr]; connected || d.n.bans.banned(banKey(addr), now) {
+			continue
+		}
+		due = append(due, addr)
+	}
+	slices.SortFunc(due, func(a, b string) int {
+		sa, sb := d.addrs[a], d.addrs[b]
+		if sa.pinned != sb.pinned {
+			if sa.pinned {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(sb.received, sa.received); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return due
+}
+
+// disconnected schedules a redial after a connection to addr ended, remembering what it
+// delivered.
+func (d *dialer) disconnected(addr string, now time.Time, received int64, err error) {
+	st, ok := d.addrs[addr]
+	if !ok {
+		return
+	}
+	st.received = received
+	st.next = now.Add(st.backoff)
+	st.backoff = min(2*st.backoff, maxBackoff)
+	if errors.Is(err, livetorrent.ErrIdle) && !st.pinned {
+		st.next = now.Add(idleRedial)
 	}
 }
 
@@ -169,6 +231,13 @@ func (n *Node) acceptLoop(ctx context.Context) {
 			}
 		}()
 	}
+}
+
+func (n *Node) targetPeers() int {
+	if t := n.cfg.Swarm.TargetPeers; t > 0 {
+		return min(t, n.maxPeers())
+	}
+	return min(50, n.maxPeers())
 }
 
 func (n *Node) maxPeers() int {

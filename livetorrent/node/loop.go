@@ -163,7 +163,7 @@ func (n *Node) unregister(h livetorrent.PeerHandle, err error) {
 	for a, hh := range n.byAddr {
 		if hh == h {
 			delete(n.byAddr, a)
-			n.dialer.disconnected(a, time.Now())
+			n.dialer.disconnected(a, time.Now(), recvd, err)
 		}
 	}
 	n.stats.Connected = len(n.conns)

@@ -146,14 +146,24 @@ func (n *Node) Publish(ctx context.Context, p livetorrent.Publish) error {
 	}
 }
 
+// Post hands the core an event from outside the swarm (a descriptor pointer from the DHT,
+// for one). It blocks while the loop is busy, until ctx ends.
+func (n *Node) Post(ctx context.Context, ev livetorrent.Event) error {
+	if !n.post(ctx, ev) {
+		return ctx.Err()
+	}
+	return nil
+}
+
 // AddPeers hands addresses found by discovery (trackers, DHT, peer exchange) to the dialer.
 // It never blocks: when the loop is busy the addresses are dropped, as discovery repeats.
 func (n *Node) AddPeers(addrs []string) {
 	select {
 	case n.calls <- func() {
 		for _, a := range addrs {
-			n.dialer.add(a)
+			n.dialer.add(a, false)
 		}
+		n.dialer.poll(time.Now())
 	}:
 	default:
 	}
@@ -188,8 +198,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.dialer = newDialer(n, ctx, &wg)
 	for _, a := range n.cfg.Peers {
-		n.dialer.add(a)
+		n.dialer.add(a, true)
 	}
+	n.dialer.poll(time.Now())
 	n.wake = time.NewTimer(time.Hour)
 	defer n.wake.Stop()
 	n.handle(livetorrent.Tick{})

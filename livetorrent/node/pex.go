@@ -2,9 +2,9 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"github.com/anacrolix/dht/v2/krpc"
@@ -116,20 +116,15 @@ func (n *Node) onPex(h livetorrent.PeerHandle, payload []byte, now time.Time) {
 	}
 	st.lastRecv = now
 	st.received++
-	msg, err := pp.LoadPexMsg(payload)
+	addrs, err := pexAddrs(payload)
 	if err != nil {
 		n.log.Debug("bad ut_pex", "peer", n.conns[h].Addr(), "err", err)
 		return
 	}
-	var addrs []string
-	for _, na := range append(msg.Added, msg.Added6...) {
-		if len(addrs) < pexMaxAdded && na.Port > 0 && na.Port < 65536 && na.IP != nil {
-			addrs = append(addrs, net.JoinHostPort(na.IP.String(), strconv.Itoa(na.Port)))
-		}
-	}
 	for _, a := range addrs {
-		n.dialer.add(a)
+		n.dialer.add(a, false)
 	}
+	n.dialer.poll(time.Now())
 }
 
 // deliverInbound routes one message from a connection's reader: live messages and
@@ -145,4 +140,30 @@ func (n *Node) deliverInbound(ctx context.Context, h livetorrent.PeerHandle, in 
 		}
 	}
 	return n.post(ctx, inbound(h, in))
+}
+
+// pexAddrs decodes a ut_pex message into at most pexMaxAdded dialable addresses; junk
+// (port 0, unspecified, multicast, malformed) is dropped.
+func pexAddrs(payload []byte) ([]string, error) {
+	if len(payload) > pexMaxPayload {
+		return nil, fmt.Errorf("ut_pex of %d bytes", len(payload))
+	}
+	msg, err := pp.LoadPexMsg(payload)
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for _, na := range append(msg.Added, msg.Added6...) {
+		if len(addrs) >= pexMaxAdded {
+			break
+		}
+		ip, ok := netip.AddrFromSlice(na.IP)
+		ip = ip.Unmap()
+		if !ok || na.Port <= 0 || na.Port >= 65536 || ip.IsUnspecified() || ip.IsMulticast() ||
+			ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			continue
+		}
+		addrs = append(addrs, netip.AddrPortFrom(ip, uint16(na.Port)).String())
+	}
+	return addrs, nil
 }

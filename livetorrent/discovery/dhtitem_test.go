@@ -1,0 +1,186 @@
+package discovery
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
+	"github.com/livetorrent/livetorrent/protocol/prototest"
+)
+
+// startDHT runs a DHT node on loopback until ctx ends and returns its address.
+func startDHT(ctx context.Context, wg *sync.WaitGroup, cfg DHTConfig) string {
+	ready := make(chan net.Addr, 1)
+	cfg.Listen = "127.0.0.1:0"
+	cfg.OnReady = func(a net.Addr) { ready <- a }
+	if cfg.InfoHash == (protocol.InfoHash{}) {
+		cfg.InfoHash = protocol.InfoHash{1}
+	}
+	if cfg.Every == 0 {
+		cfg.Every = time.Hour
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); RunDHT(ctx, cfg) }()
+	select {
+	case a := <-ready:
+		return a.String()
+	case <-ctx.Done():
+		return ""
+	}
+}
+
+// privateDHT starts n routing-only nodes joined through the first; it returns them all.
+func privateDHT(ctx context.Context, wg *sync.WaitGroup, n int) []string {
+	boot := []string{startDHT(ctx, wg, DHTConfig{})}
+	for range n - 1 {
+		boot = append(boot, startDHT(ctx, wg, DHTConfig{Bootstrap: boot[:1]}))
+	}
+	return boot
+}
+
+// The publisher's item goes through a private DHT of several nodes to a resolver that knows
+// only the key and salt. An item signed by the right key but naming another swarm is never
+// reported; a newer item replaces the older one.
+func TestDHTItemPublishAndResolve(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	boot := privateDHT(ctx, &wg, 4)
+	st := prototest.Stream()
+	d := prototest.Descriptor()
+	good := protocol.DHTItemFor(st, d.Seq+1, d.Append(nil))
+	bad := protocol.DHTItemFor(st, d.Seq, d.Append(nil))
+	bad.InfoHash[0] ^= 0xff
+	var current atomic.Pointer[protocol.DHTItem]
+	current.Store(&bad)
+	startDHT(ctx, &wg, DHTConfig{Bootstrap: boot, Stream: st, Key: prototest.PublisherKey(),
+		Item: func() (protocol.DHTItem, bool) { return *current.Load(), true }})
+
+	got := make(chan protocol.DHTItem, 10)
+	logs := &logCapture{}
+	startDHT(ctx, &wg, DHTConfig{Bootstrap: boot, Stream: st, Every: time.Second, Logger: slog.New(logs),
+		OnItem: func(it protocol.DHTItem) { got <- it }})
+	// The bad item is stored (nodes check only the BEP 44 signature), fetched, and rejected.
+	for !logs.has("dht item rejected") {
+		select {
+		case it := <-got:
+			t.Fatalf("reported an item naming swarm %s", it.InfoHash)
+		case <-ctx.Done():
+			t.Fatal("the bad item was never fetched")
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	current.Store(&good)
+	select {
+	case it := <-got:
+		if it != good {
+			t.Fatalf("resolved %+v, want %+v", it, good)
+		}
+	case <-ctx.Done():
+		t.Fatal("item never resolved")
+	}
+}
+
+// A node that saved its routing table rejoins through it with no bootstrap list, keeps its
+// node id, and finds the swarm's peers.
+func TestDHTStateSurvivesRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	boot := privateDHT(ctx, &wg, 3)
+	ih := prototest.Stream().InfoHash()
+	startDHT(ctx, &wg, DHTConfig{Bootstrap: boot[:1], InfoHash: ih, Port: 7301, Every: 300 * time.Millisecond})
+
+	state := filepath.Join(t.TempDir(), "dht.json")
+	first, stopFirst := context.WithCancel(ctx)
+	var fwg sync.WaitGroup
+	startDHT(first, &fwg, DHTConfig{Bootstrap: boot[:1], StateFile: state, InfoHash: ih})
+	time.Sleep(time.Second)
+	stopFirst()
+	fwg.Wait()
+	var saved dhtState
+	if b, err := os.ReadFile(state); err != nil || json.Unmarshal(b, &saved) != nil || len(saved.Nodes) == 0 {
+		t.Fatalf("state after first run: %q, %v", b, err)
+	}
+
+	found := make(chan struct{}, 1)
+	startDHT(ctx, &wg, DHTConfig{StateFile: state, InfoHash: ih, Every: 300 * time.Millisecond,
+		SaveEvery: time.Millisecond,
+		OnPeers: func(ps []netip.AddrPort) {
+			for _, p := range ps {
+				if p.Port() == 7301 {
+					select {
+					case found <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}})
+	select {
+	case <-found:
+	case <-ctx.Done():
+		t.Fatalf("restarted node (%d saved nodes, no bootstrap) never found the swarm", len(saved.Nodes))
+	}
+	var again dhtState
+	if b, err := os.ReadFile(state); err != nil || json.Unmarshal(b, &again) != nil || again.ID != saved.ID {
+		t.Fatalf("node id changed across restart: %s then %s (%v)", saved.ID, again.ID, err)
+	}
+}
+
+// A damaged or oversized state file is reported and ignored; junk addresses in it are dropped.
+func TestDHTStateHostileFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "s.json")
+	os.WriteFile(p, []byte(`{"id":"zz","nodes":["127.0.0.1:0","0.0.0.0:5","224.0.0.1:9","nonsense","127.0.0.1:6881"]}`), 0o600)
+	id, nodes, err := loadDHTState(p)
+	if err != nil || id != nil || len(nodes) != 1 || nodes[0].String() != "127.0.0.1:6881" {
+		t.Fatalf("id %v nodes %v err %v", id, nodes, err)
+	}
+	os.WriteFile(p, []byte("{not json"), 0o600)
+	if _, _, err := loadDHTState(p); err == nil {
+		t.Fatal("damaged file loaded")
+	}
+	os.WriteFile(p, make([]byte, maxStateFile+1), 0o600)
+	if _, _, err := loadDHTState(p); err == nil {
+		t.Fatal("oversized file loaded")
+	}
+	if id, nodes, err := loadDHTState(filepath.Join(dir, "missing")); err != nil || id != nil || nodes != nil {
+		t.Fatalf("missing file: %v %v %v", id, nodes, err)
+	}
+}
+
+// logCapture records the messages logged through it.
+type logCapture struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (c *logCapture) Enabled(context.Context, slog.Level) bool { return true }
+func (c *logCapture) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, r.Message)
+	return nil
+}
+func (c *logCapture) WithAttrs([]slog.Attr) slog.Handler { return c }
+func (c *logCapture) WithGroup(string) slog.Handler      { return c }
+
+func (c *logCapture) has(msg string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Contains(c.msgs, msg)
+}
