@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -183,4 +184,47 @@ func (c *logCapture) has(msg string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Contains(c.msgs, msg)
+}
+
+// DHT garbage: a node flooded with junk datagrams and malformed KRPC messages keeps working
+// (the members still find each other through it), and neither crashes nor stalls.
+func TestDHTSurvivesGarbage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	boot := privateDHT(ctx, &wg, 2)
+	c, err := net.Dial("udp4", boot[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	junk := [][]byte{
+		{}, []byte("d"), []byte("de"), []byte("d1:y1:qe"), []byte("d1:q4:ping1:t2:aa1:y1:qe"),
+		[]byte("d1:ad2:id3:abce1:q9:get_peers1:t2:aa1:y1:qe"),
+		[]byte("d1:ad2:id20:aaaaaaaaaaaaaaaaaaaa9:info_hash5:shorte1:q9:get_peers1:t2:aa1:y1:qe"),
+		[]byte("d1:rd2:id20:aaaaaaaaaaaaaaaaaaaa5:nodes7:garbagee1:t2:zz1:y1:re"),
+		bytes.Repeat([]byte{0xff}, 1400),
+	}
+	for i := range 2000 {
+		c.Write(junk[i%len(junk)])
+	}
+	ih := prototest.Stream().InfoHash()
+	found := make(chan struct{}, 1)
+	startDHT(ctx, &wg, DHTConfig{Bootstrap: boot[:1], InfoHash: ih, Port: 7401, Every: 300 * time.Millisecond})
+	startDHT(ctx, &wg, DHTConfig{Bootstrap: boot[:1], InfoHash: ih, Port: 7402, Every: 300 * time.Millisecond,
+		OnPeers: func(ps []netip.AddrPort) {
+			if slices.Contains(ps, netip.MustParseAddrPort("127.0.0.1:7401")) {
+				select {
+				case found <- struct{}{}:
+				default:
+				}
+			}
+		}})
+	select {
+	case <-found:
+	case <-ctx.Done():
+		t.Fatal("members did not find each other through a node fed garbage")
+	}
 }
