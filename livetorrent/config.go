@@ -65,6 +65,15 @@ type Config struct {
 	DisableOrigin    bool          // never ask the driver to fetch from the origin
 	OriginLead       time.Duration // fetch a piece from the origin when its deadline is this close and it is missing (default 1 s)
 	MaxOriginFetches int           // origin fetches in flight (default 4)
+	// MaxOriginShare caps the origin's share of the bytes a viewer receives (0 or 1 = no
+	// cap), beyond an allowance of two segments for a cold start.
+	MaxOriginShare float64
+	// OriginJitter spreads the origin fetches of viewers that see the same piece late: each
+	// waits a random time below it first (default OriginLead / 4; negative = none).
+	OriginJitter time.Duration
+	// Seed seeds the core's pseudo-random choices (origin jitter): the driver passes a
+	// random value, simulations a fixed one.
+	Seed uint64
 
 	// Limits.
 	TickInterval    time.Duration // housekeeping period while peers are connected (default 100 ms)
@@ -122,6 +131,12 @@ func (c *Config) setDefaults() error {
 	def(&c.SpreadCheck, 250*time.Millisecond)
 	def(&c.UploadQueueDelay, 100*time.Millisecond)
 	def(&c.OriginLead, time.Second)
+	switch {
+	case c.OriginJitter == 0:
+		c.OriginJitter = c.OriginLead / 4
+	case c.OriginJitter < 0:
+		c.OriginJitter = 0
+	}
 	def(&c.TickInterval, 100*time.Millisecond)
 	if c.InitialPeerRate <= 0 {
 		c.InitialPeerRate = 256 << 10

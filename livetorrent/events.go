@@ -45,6 +45,9 @@ type PeerUp struct {
 	Addr     string
 	Outbound bool
 	Ext      protocol.ExtHandshake
+	// Seeder marks a peer the driver reached through the link's own addresses (normally the
+	// seeder). It only splits the byte counters by source; the peer gets no trust from it.
+	Seeder bool
 }
 
 // PeerDown: the connection ended. Err says why (nil for a clean close).

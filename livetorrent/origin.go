@@ -9,11 +9,21 @@ import (
 // never worse than plain HLS: a piece whose deadline is near and that no peer is about to
 // deliver is fetched by HTTP range request while peers keep trying.
 type originState struct {
-	inflight map[uint64]time.Time // piece -> when asked
+	inflight map[uint64]originFetch
 	backoff  map[uint64]time.Time // piece -> no new fetch before
+	planned  map[uint64]time.Time // piece -> fetch at, after a random delay (see originCheck)
+	rng      uint64               // state of the jitter generator (splitmix64), from Config.Seed
 	base     *url.URL
 	baseFor  string
 }
+
+type originFetch struct {
+	at time.Time // when asked
+	n  int       // bytes asked for
+}
+
+// originMargin is the time an origin fetch is assumed to take, beyond its jitter.
+const originMargin = 250 * time.Millisecond
 
 // originRetry is how long a failed piece waits before another origin fetch.
 const originRetry = 2 * time.Second
@@ -21,7 +31,38 @@ const originRetry = 2 * time.Second
 func (o *originState) forget(g *segment) {
 	for i := range g.verified {
 		delete(o.backoff, g.piece(i))
+		delete(o.planned, g.piece(i))
 	}
+}
+
+// jitter returns a pseudo-random duration in [0, max): deterministic for a given seed, so
+// simulations replay exactly.
+func (o *originState) jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	o.rng += 0x9e3779b97f4a7c15
+	z := o.rng
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return time.Duration(z % uint64(max))
+}
+
+// originAllowed applies the operator's cap on the origin's share of what this viewer
+// receives, with an allowance of two of the segment's size so a cold start can use it.
+func (s *Swarm) originAllowed(g *segment, n int) bool {
+	limit := s.cfg.MaxOriginShare
+	if limit <= 0 || limit >= 1 {
+		return true
+	}
+	st := &s.stats
+	asked := st.BytesFromOrigin + int64(n)
+	for _, f := range s.origin.inflight {
+		asked += int64(f.n)
+	}
+	total := float64(st.VerifiedFromPeers + st.VerifiedFromSeeder + asked)
+	return float64(asked) <= limit*total || asked <= 2*int64(g.rec.Length)
 }
 
 func (s *Swarm) originCheck() {
@@ -30,12 +71,14 @@ func (s *Swarm) originCheck() {
 		return
 	}
 	if o.inflight == nil {
-		o.inflight = make(map[uint64]time.Time)
+		o.inflight = make(map[uint64]originFetch)
 		o.backoff = make(map[uint64]time.Time)
+		o.planned = make(map[uint64]time.Time)
+		o.rng = s.cfg.Seed
 	}
 	// A fetch the driver never answered is forgotten after the request timeout.
-	for piece, at := range o.inflight {
-		if s.now.Sub(at) > s.cfg.RequestTimeout {
+	for piece, f := range o.inflight {
+		if s.now.Sub(f.at) > s.cfg.RequestTimeout {
 			delete(o.inflight, piece)
 		}
 	}
@@ -57,6 +100,7 @@ func (s *Swarm) originCheck() {
 		dl := s.play.deadline(g)
 		piece := g.piece(i)
 		if dl.After(lead) || s.peersWillMakeIt(g, i, dl) {
+			delete(o.planned, piece)
 			continue
 		}
 		if _, busy := o.inflight[piece]; busy {
@@ -65,11 +109,24 @@ func (s *Swarm) originCheck() {
 		if _, wait := o.backoff[piece]; wait {
 			continue
 		}
-		u := s.segmentURL(g)
-		if u == "" {
+		// Viewers that all see the same piece late would all fetch it at once: each waits a
+		// random part of the jitter first, and one that got it meanwhile from a faster peer
+		// (the first fetcher relays it at once) drops the plan above.
+		at, ok := o.planned[piece]
+		if !ok {
+			at = s.now.Add(o.jitter(s.cfg.OriginJitter))
+			o.planned[piece] = at
+		}
+		if s.now.Before(at) {
+			s.wakeBy(at)
 			continue
 		}
-		o.inflight[piece] = s.now
+		u := s.segmentURL(g)
+		if u == "" || !s.originAllowed(g, g.pieceLen(i, s.ps)) {
+			continue
+		}
+		delete(o.planned, piece)
+		o.inflight[piece] = originFetch{at: s.now, n: g.pieceLen(i, s.ps)}
 		s.stats.OriginFetches++
 		s.out = append(s.out, Action{Kind: ActFetchOrigin, Fetch: &OriginFetch{Piece: piece, URL: u,
 			Offset: g.rec.OriginOffset + g.rec.PieceOffset(piece, s.ps), Length: g.pieceLen(i, s.ps)}})
@@ -89,7 +146,9 @@ func (s *Swarm) peersWillMakeIt(g *segment, i int, dl time.Time) bool {
 		}
 		ok := false
 		for k := 0; k < int(bs.nreq); k++ {
-			if e := bs.reqs[k].expect; !e.After(dl) && !s.now.After(e) {
+			// A peer expected to deliver only just in time is no plan: the origin (a
+			// fetch and a jitter away) would be too late once that estimate slips.
+			if e := bs.reqs[k].expect; !e.After(dl.Add(-s.cfg.OriginJitter-originMargin)) && !s.now.After(e) {
 				ok = true
 			}
 		}

@@ -2,6 +2,7 @@ package livetorrent
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func TestOriginFallback(t *testing.T) {
 // playlist and the origin, and the byte range of the piece; a failed or corrupt answer is
 // retried after a pause, a good one completes the piece.
 func TestOriginFetchDetails(t *testing.T) {
-	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 2 * time.Second, MaxOriginFetches: 1}, 1, 3, 40_000)
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 2 * time.Second, MaxOriginFetches: 1, OriginJitter: -1}, 1, 3, 40_000)
 	h.advance(100 * time.Millisecond)
 	fetches := kinds(h.last, ActFetchOrigin)
 	if len(fetches) != 1 {
@@ -65,4 +66,57 @@ func TestOriginFetchDetails(t *testing.T) {
 	}
 	// The verified piece is relayed like any other.
 	h.expectSent(1, "send 1 HAVE 1000+1")
+}
+
+// TestOriginJitter: viewers that see the same piece late do not all fetch it at once: each
+// waits a seeded random delay below OriginJitter, so their fetches spread out.
+func TestOriginJitter(t *testing.T) {
+	const jitter = 400 * time.Millisecond
+	var delays []time.Duration
+	for seed := range uint64(8) {
+		h, _ := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 2 * time.Second,
+			MaxOriginFetches: 1, OriginJitter: jitter, Seed: seed}, 1, 3, 40_000)
+		start := h.now
+		for len(kinds(h.last, ActFetchOrigin)) == 0 {
+			if h.now.Sub(start) > time.Second {
+				t.Fatalf("seed %d: no fetch within a second", seed)
+			}
+			h.advance(10 * time.Millisecond)
+		}
+		d := h.now.Sub(start)
+		if d > jitter+20*time.Millisecond {
+			t.Fatalf("seed %d: fetched after %v, jitter is %v", seed, d, jitter)
+		}
+		delays = append(delays, d)
+	}
+	lo, hi := slices.Min(delays), slices.Max(delays)
+	if hi-lo < jitter/4 {
+		t.Fatalf("fetch delays %v are not spread", delays)
+	}
+	t.Logf("fetch delays for 8 seeds: %v", delays)
+}
+
+// TestOriginShareCap: with the origin capped at 10% of what a viewer receives and no peer
+// delivering, the viewer uses its cold-start allowance (two segments) and then stops.
+func TestOriginShareCap(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 10 * time.Second,
+		MaxOriginFetches: 8, OriginJitter: -1, MaxOriginShare: 0.1}, 1, 3, 40_000)
+	var fetched int
+	for range 100 {
+		h.advance(100 * time.Millisecond)
+		for _, a := range kinds(h.last, ActFetchOrigin) {
+			f := a.Fetch
+			for _, seg := range segs {
+				if seg.rec.Contains(f.Piece) {
+					off := seg.rec.PieceOffset(f.Piece, h.desc.PieceSize)
+					h.do(OriginData{Piece: f.Piece, Data: seg.data[off : off+uint64(f.Length)]})
+					fetched += int(f.Length)
+				}
+			}
+		}
+	}
+	if st := h.sw.Stats(); fetched == 0 || st.BytesFromOrigin > 2*40_000 || st.BytesFromOrigin != int64(fetched) {
+		t.Fatalf("fetched %d bytes from the origin (stats %d); the cap allows 80000 with nothing from peers", fetched, st.BytesFromOrigin)
+	}
+	t.Logf("origin bytes with the cap and no peer data: %d", fetched)
 }

@@ -12,6 +12,7 @@ type peer struct {
 	slot     int // small integer for peerSet bitsets, reused after the peer leaves
 	addr     string
 	outbound bool
+	seeder   bool // reached through the link's addresses: counted as the seeder in Stats
 	ext      protocol.ExtHandshake
 	upAt     time.Time
 	gone     bool // closed or down: pending work for it is skipped
@@ -128,7 +129,7 @@ func (s *Swarm) onPeerUp(e PeerUp) {
 		s.out = append(s.out, Action{Kind: ActClose, Peer: e.Peer, Err: ErrTooManyPeers})
 		return
 	}
-	p := &peer{h: e.Peer, addr: e.Addr, outbound: e.Outbound, ext: e.Ext, upAt: s.now,
+	p := &peer{h: e.Peer, addr: e.Addr, outbound: e.Outbound, seeder: e.Seeder, ext: e.Ext, upAt: s.now,
 		amChoking: true, peerChoking: true, dseq: e.Ext.DescriptorSeq, lastUseful: s.now, lastData: s.now,
 		latency: s.cfg.InitialLatency, rate: s.cfg.InitialPeerRate, lastRate: s.now}
 	if e.Ext.UploadHint > 0 {

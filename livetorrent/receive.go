@@ -121,6 +121,7 @@ func (s *Swarm) onData(p *peer, d protocol.Data) {
 // pieceAssembled verifies a piece whose blocks have all arrived.
 func (s *Swarm) pieceAssembled(g *segment, i int) {
 	if err := g.rec.VerifyPiece(g.piece(i), g.pieceBytes(i, s.ps)); err == nil {
+		s.countSources(g, i)
 		s.markVerified(g, i)
 		return
 	}
@@ -165,6 +166,19 @@ func (s *Swarm) pieceAssembled(g *segment, i int) {
 	s.fillAll = true
 }
 
+// countSources adds a verified piece's bytes to the counters of the peers that sent them.
+func (s *Swarm) countSources(g *segment, i int) {
+	n := g.pieceLen(i, s.ps)
+	for b, bs := range g.parts[i].blocks {
+		l := int64(min(protocol.BlockSize, n-b*protocol.BlockSize))
+		if p := s.peerFor(bs.from); p != nil && p.seeder {
+			s.stats.VerifiedFromSeeder += l
+		} else {
+			s.stats.VerifiedFromPeers += l
+		}
+	}
+}
+
 // markVerified records a verified piece (from peers, the origin, or our own publication).
 func (s *Swarm) markVerified(g *segment, i int) {
 	g.verified[i] = true
@@ -186,6 +200,9 @@ func (s *Swarm) markVerified(g *segment, i int) {
 	}
 	if g.complete() {
 		s.origin.forget(g)
+		if s.cfg.Role == RoleViewer {
+			s.observePropagation(g)
+		}
 	}
 }
 

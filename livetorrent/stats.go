@@ -10,6 +10,10 @@ type Stats struct {
 	BytesDownloaded int64
 	BytesWasted     int64 // received but not needed: duplicates, unrequested, late
 	BytesFromOrigin int64
+	// Verified piece bytes by source (the origin's is BytesFromOrigin): what the stream was
+	// actually made of, duplicates and failures excluded.
+	VerifiedFromPeers  int64
+	VerifiedFromSeeder int64 // from peers marked PeerUp.Seeder
 
 	PiecesPublished int64 // publisher: pieces published
 	PublisherCopies int64 // publisher: piece copies granted to peers
@@ -49,9 +53,56 @@ type Stats struct {
 	Stalls            int64         // segments delivered after their deadline
 	StallTime         time.Duration // total lateness: the player waited this long
 	StartupDelay      time.Duration // tune-in to first delivery
+	// Propagation counts media segments by the time from their publication (the record's
+	// Published time, on the publisher's clock) to the moment the last piece verified here:
+	// Propagation[k] counts those at most PropagationBounds[k]; the last entry, the rest.
+	Propagation    [len(PropagationBounds) + 1]int64
+	PropagationSum time.Duration
 
 	WindowFirst, WindowEnd uint64
 	StoreBytes             int64
+}
+
+// PropagationBounds are the upper bounds of the Propagation buckets.
+var PropagationBounds = [...]time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	750 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Second, 3 * time.Second,
+	5 * time.Second, 10 * time.Second, 30 * time.Second}
+
+// observePropagation counts a media segment that just completed.
+func (s *Swarm) observePropagation(g *segment) {
+	if !g.isMedia() || g.rec.Published.IsZero() {
+		return
+	}
+	d := max(s.now.Sub(g.rec.Published), 0)
+	k := 0
+	for k < len(PropagationBounds) && d > PropagationBounds[k] {
+		k++
+	}
+	s.stats.Propagation[k]++
+	s.stats.PropagationSum += d
+}
+
+// Playback reports, for a viewer that has started playing, how much media is ready ahead
+// of the playhead and how far playback is behind the live edge: the time from a segment's
+// availability at the origin (its record's Published time, the publisher's clock) to its
+// playback. ok is false before the first delivery.
+func (s *Swarm) Playback() (bufferAhead, behindLive time.Duration, ok bool) {
+	pl := &s.play
+	if !pl.anchored {
+		return 0, 0, false
+	}
+	var last *segment
+	for seq := pl.next - 1; seq+1 > pl.startSeq; seq-- {
+		if g := pl.bySeq[seq]; g != nil && g.delivered && g.isMedia() {
+			last = g
+			break
+		}
+	}
+	if last == nil {
+		return 0, 0, true
+	}
+	end := pl.deadline(last).Add(last.rec.Duration) // when the player finishes what it has
+	return max(end.Sub(s.now), 0), end.Sub(last.rec.Published), true
 }
 
 // PeerStats describes one connection.

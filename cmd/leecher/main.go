@@ -15,6 +15,7 @@ import (
 
 	"github.com/livetorrent/livetorrent/internal/app"
 	"github.com/livetorrent/livetorrent/internal/cliutil"
+	"github.com/livetorrent/livetorrent/internal/status"
 	"github.com/livetorrent/livetorrent/leecher"
 )
 
@@ -34,6 +35,8 @@ func commonFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "peer", Usage: "host:port of a peer to keep connected besides the link's (repeatable)", EnvVars: []string{env + "PEER"}},
 		&cli.BoolFlag{Name: "no-pex", Usage: "do not exchange peer addresses (BEP 11)", EnvVars: []string{env + "NO_PEX"}},
 		&cli.BoolFlag{Name: "no-origin", Usage: "never fetch from the origin, peers only", EnvVars: []string{env + "NO_ORIGIN"}},
+		&cli.StringFlag{Name: "metrics", Usage: "serve /metrics (Prometheus), /status.json and a status page at this address, e.g. 127.0.0.1:9091", EnvVars: []string{env + "METRICS"}},
+		&cli.BoolFlag{Name: "status", Value: true, Usage: "a live status line on stderr when it is a terminal", EnvVars: []string{env + "STATUS"}},
 		&cli.StringFlag{Name: "player", Usage: "start this player (mpv or ffplay) on the stream", EnvVars: []string{env + "PLAYER"}},
 	}, append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...)
 }
@@ -71,6 +74,14 @@ Exit codes: 0 stopped or stream ended, 1 failure, 2 usage, 3 configuration (bad 
 	}
 }
 
+// statusLine is where the live status line goes: stderr when it is a terminal.
+func statusLine(c *cli.Context, stderr io.Writer) io.Writer {
+	if f, ok := stderr.(*os.File); ok && c.Bool("status") && status.IsTerminal(f) {
+		return f
+	}
+	return nil
+}
+
 func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) error {
 	log, err := cliutil.Logger(c, stderr)
 	if err != nil {
@@ -95,6 +106,7 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 		Player: c.String("player"), TargetLatency: c.Duration("latency"), UploadRate: up, DownloadRate: down,
 		MaxPeers: c.Int("max-peers"), TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), Logger: log,
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
+		Status: app.StatusOptions{Metrics: c.String("metrics"), Line: statusLine(c, stderr)},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),
 			StateFile: cliutil.DHTStateFile(c.String("dht-state"), "leecher")},
 		OnReady: func(url string) { fmt.Fprintf(stderr, "playlist: %s\n", url) },

@@ -38,6 +38,7 @@ Examples:
 				&cli.StringFlag{Name: "http", Value: leecher.DefaultListenAddr, Usage: "player address of the first viewer"},
 				&cli.StringFlag{Name: "seeder-upload", Value: "0", Usage: "seeder upload cap in bytes/s; 0 = unlimited"},
 				&cli.StringFlag{Name: "leecher-upload", Value: "0", Usage: "each viewer's upload cap in bytes/s; 0 = unlimited"},
+				&cli.StringFlag{Name: "metrics", Usage: "serve the seeder's /metrics, /status.json and status page here (e.g. 127.0.0.1:9090); viewers get their own ports"},
 				&cli.DurationFlag{Name: "duration", Usage: "stop after this long (default: until Ctrl-C)"},
 			}, cliutil.LogFlags(env)...),
 			Action: func(c *cli.Context) error {
@@ -57,7 +58,7 @@ Examples:
 				defer cancel()
 				_, err = app.RunDemo(ctx, app.DemoConfig{SampleDir: c.String("sample"), Leechers: c.Int("leechers"),
 					HTTPListen: c.String("http"), SeederUpload: su, LeecherUpload: lu, Duration: c.Duration("duration"),
-					Every: 2 * time.Second, Out: stdout, Logger: log})
+					Every: 2 * time.Second, Out: stdout, Logger: log, Metrics: c.String("metrics")})
 				return err
 			},
 		}},

@@ -45,6 +45,7 @@ Flags go before SOURCE. Exit codes: 0 stopped, 1 failure, 2 usage, 3 configurati
 			&cli.StringSliceFlag{Name: "tracker", Usage: "tracker announce URL (http, https or udp), announced to and put in the link (repeatable)", EnvVars: []string{env + "TRACKER"}},
 			&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 2M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 			&cli.IntFlag{Name: "copies", Value: 1, Usage: "uploads of each new piece before peers must spread it", EnvVars: []string{env + "COPIES"}},
+			&cli.StringFlag{Name: "metrics", Usage: "serve /metrics (Prometheus), /status.json and a status page at this address, e.g. 127.0.0.1:9090", EnvVars: []string{env + "METRICS"}},
 			&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: []string{env + "MAX_PEERS"}},
 			&cli.BoolFlag{Name: "loop", Usage: "replay a finished (VOD) playlist forever as a live stream", EnvVars: []string{env + "LOOP"}},
 			&cli.IntFlag{Name: "variant", Usage: "master playlist variant: 0 = highest bandwidth, n = n-th listed", EnvVars: []string{env + "VARIANT"}},
@@ -94,6 +95,7 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 		Name: c.String("name"), PieceSize: uint32(c.Int("piece-size")), Window: c.Duration("window"),
 		Listen: c.String("listen"), Advertise: c.StringSlice("advertise"), Trackers: c.StringSlice("tracker"), UploadRate: upload,
 		Copies: c.Int("copies"), MaxPeers: c.Int("max-peers"), Logger: log,
+		Status: app.StatusOptions{Metrics: c.String("metrics")},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),
 			StateFile: cliutil.DHTStateFile(c.String("dht-state"), "seeder")},
 	})
@@ -104,5 +106,8 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 	ctx, cancel := cliutil.SignalContext(c.Context)
 	defer cancel()
 	log.Info("seeding", "source", c.Args().First(), "listen", sd.Node.Addr(), "info-hash", sd.Link().Stream.InfoHash())
+	if a := sd.StatusAddr(); a != nil {
+		log.Info("status page", "url", "http://"+a.String()+"/")
+	}
 	return sd.Run(ctx)
 }

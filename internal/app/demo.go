@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,8 +29,11 @@ type DemoConfig struct {
 	LeecherUpload int           // bytes/s, 0 = unlimited
 	Duration      time.Duration // 0 = until ctx ends
 	Every         time.Duration // figures interval, default 2 s
-	Out           io.Writer     // figures and instructions
-	Logger        *slog.Logger
+	// Metrics, when set, is the seeder's metrics and status address; each viewer then serves
+	// its own on a free loopback port, printed at start.
+	Metrics string
+	Out     io.Writer // figures and instructions
+	Logger  *slog.Logger
 }
 
 // DemoFigures is one line of the demo's live figures.
@@ -81,7 +85,8 @@ func RunDemo(ctx context.Context, cfg DemoConfig) ([]DemoFigures, error) {
 		return nil, err
 	}
 	sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: key, Name: "LiveTorrent demo",
-		Listen: "127.0.0.1:0", UploadRate: cfg.SeederUpload, PieceSize: 16384, Logger: cfg.Logger.With("node", "seeder")})
+		Listen: "127.0.0.1:0", UploadRate: cfg.SeederUpload, PieceSize: 16384, Logger: cfg.Logger.With("node", "seeder"),
+		Status: StatusOptions{Metrics: cfg.Metrics}})
 	if err != nil {
 		return nil, err
 	}
@@ -101,20 +106,32 @@ func RunDemo(ctx context.Context, cfg DemoConfig) ([]DemoFigures, error) {
 	run(sd.Run)
 	link := sd.Link()
 	fmt.Fprintf(cfg.Out, "origin:  %sindex.m3u8 (the sample, looped as a live stream)\nlink:    %s\n", originURL, link)
+	if a := sd.StatusAddr(); a != nil {
+		fmt.Fprintf(cfg.Out, "seeder:  http://%s/  (metrics: /metrics, /status.json)\n", a)
+	}
+	viewerMetrics := ""
+	if cfg.Metrics != "" {
+		viewerMetrics = "127.0.0.1:0"
+	}
 	var ls []*Leecher
+	var viewers []string
 	for i := range cfg.Leechers {
 		httpAddr := ""
 		if i == 0 {
 			httpAddr = cfg.HTTPListen
 		}
-		l, err := NewLeecher(LeecherConfig{Link: link.String(), Listen: "127.0.0.1:0", HTTPListen: httpAddr,
-			UploadRate: cfg.LeecherUpload, Logger: cfg.Logger.With("node", fmt.Sprint("leecher", i))})
+		l, err := NewLeecher(LeecherConfig{Link: link.String(), Peers: slices.Clone(viewers), Listen: "127.0.0.1:0", HTTPListen: httpAddr,
+			UploadRate: cfg.LeecherUpload, Logger: cfg.Logger.With("node", fmt.Sprint("leecher", i)),
+			Status: StatusOptions{Metrics: viewerMetrics}})
 		if err != nil {
 			cancel()
 			wg.Wait()
 			return nil, err
 		}
-		link.Peers = append(link.Peers, l.Node.Addr().String()) // later viewers know the earlier ones
+		viewers = append(viewers, l.Node.Addr().String()) // later viewers know the earlier ones
+		if a := l.StatusAddr(); a != nil {
+			fmt.Fprintf(cfg.Out, "viewer %d: http://%s/\n", i, a)
+		}
 		ls = append(ls, l)
 		run(l.Run)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -83,10 +84,11 @@ func TestEndToEndLiveSwarm(t *testing.T) {
 	outs := make([]*lockedBuffer, leechers)
 	ls := make([]*Leecher, leechers)
 	link := sd.Link()
+	var viewers []string
 	for i := range leechers {
 		outs[i] = &lockedBuffer{}
 		l, err := NewLeecher(LeecherConfig{
-			Link: link.String(), Listen: "127.0.0.1:0", Stdout: outs[i], UploadRate: 3 * bitrate / 16,
+			Link: link.String(), Peers: slices.Clone(viewers), Listen: "127.0.0.1:0", Stdout: outs[i], UploadRate: 3 * bitrate / 16,
 			Logger: testLogger(t, fmt.Sprint("leecher", i)), HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial,
 		})
 		if err != nil {
@@ -94,7 +96,7 @@ func TestEndToEndLiveSwarm(t *testing.T) {
 		}
 		ls[i] = l
 		// Later viewers also know the earlier ones: direct peers in the link.
-		link.Peers = append(link.Peers, l.Node.Addr().String())
+		viewers = append(viewers, l.Node.Addr().String())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

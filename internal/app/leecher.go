@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ type LeecherConfig struct {
 	NoOrigin      bool     // never fetch from the origin
 	NoPex         bool     // do not exchange peers (BEP 11)
 	DHT           DHTOptions
+	Status        StatusOptions
 	Logger        *slog.Logger
 	Dial          func(ctx context.Context, network, addr string) (net.Conn, error)
 	HTTP          *http.Client
@@ -45,12 +47,13 @@ type LeecherConfig struct {
 
 // Leecher is a viewer: a node in the swarm feeding the player outputs.
 type Leecher struct {
-	cfg  LeecherConfig
-	link protocol.Link
-	log  *slog.Logger
-	Node *node.Node
-	Out  *leecher.Output
-	http net.Listener
+	cfg     LeecherConfig
+	link    protocol.Link
+	log     *slog.Logger
+	Node    *node.Node
+	Out     *leecher.Output
+	http    net.Listener
+	started time.Time
 }
 
 // NewLeecher parses the link and prepares the node and the outputs; listeners are bound
@@ -70,6 +73,7 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 			return nil, fmt.Errorf("tracker %q: want an http, https or udp URL", tr)
 		}
 	}
+	seeders := slices.Clone(link.Peers)
 	link.Trackers = append(link.Trackers, cfg.Trackers...)
 	link.Peers = append(link.Peers, cfg.Peers...)
 	if len(link.Peers) == 0 && len(link.Trackers) == 0 && !cfg.DHT.Enabled {
@@ -78,13 +82,16 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Leecher{cfg: cfg, link: link, log: cfg.Logger}
+	l := &Leecher{cfg: cfg, link: link, log: cfg.Logger, started: time.Now()}
+	if l.cfg.Status, err = bindStatus(cfg.Status); err != nil {
+		return nil, err
+	}
 	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
 	l.Node, err = node.New(node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
 			TargetLatency: cfg.TargetLatency, MaxPeers: cfg.MaxPeers, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin,
 			UploadHint: uint64(max(cfg.UploadRate, 0))},
-		Listen: cfg.Listen, Peers: link.Peers, UploadRate: cfg.UploadRate, DownloadRate: cfg.DownloadRate,
+		Listen: cfg.Listen, Peers: link.Peers, Seeders: seeders, UploadRate: cfg.UploadRate, DownloadRate: cfg.DownloadRate,
 		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger, OnDeliver: l.Out.OnDelivery, NoPex: cfg.NoPex,
 	})
 	if err != nil {
@@ -97,6 +104,9 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	}
 	return l, nil
 }
+
+// StatusAddr is the address of the metrics and status server, or nil.
+func (l *Leecher) StatusAddr() net.Addr { return listenerAddr(l.cfg.Status.Listener) }
 
 // Link is the parsed link the viewer joined.
 func (l *Leecher) Link() protocol.Link { return l.link }
@@ -130,6 +140,7 @@ func (l *Leecher) Run(ctx context.Context) error {
 	}
 	goRun(func() error { return l.Node.Run(ctx) })
 	goRun(func() error { l.watchDescriptor(ctx); return nil })
+	goRun(func() error { return runStatus(ctx, l.cfg.Status, l.Snapshot) })
 	goRun(func() error {
 		runTrackers(ctx, l.Node, l.link.Trackers, l.link.Stream, false, l.cfg.Dial, l.log)
 		return nil

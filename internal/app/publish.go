@@ -16,12 +16,13 @@ import (
 // nodePublisher hands what the seeder's ingest produces to a publisher node, and counts
 // what it published so egress can be expressed as a multiple of the stream's bitrate.
 type nodePublisher struct {
-	ctx    context.Context
-	n      *node.Node
-	stream protocol.Stream
-	item   atomic.Pointer[protocol.DHTItem] // points at the newest descriptor, for the DHT
-	bytes  atomic.Int64                     // media bytes published
-	media  atomic.Int64                     // media duration published, in nanoseconds
+	ctx      context.Context
+	n        *node.Node
+	stream   protocol.Stream
+	item     atomic.Pointer[protocol.DHTItem] // points at the newest descriptor, for the DHT
+	bytes    atomic.Int64                     // media bytes published
+	segments atomic.Int64                     // media segments published
+	media    atomic.Int64                     // media duration published, in nanoseconds
 }
 
 func (p *nodePublisher) PublishDescriptor(d *protocol.Descriptor, raw []byte) {
@@ -47,6 +48,7 @@ func (p *nodePublisher) Item() (protocol.DHTItem, bool) {
 
 func (p *nodePublisher) PublishSegment(rec protocol.Record, raw []byte, data []byte) {
 	if !rec.IsInit() {
+		p.segments.Add(1)
 		p.bytes.Add(int64(len(data)))
 		p.media.Add(int64(rec.Duration))
 	}

@@ -37,6 +37,7 @@ type SeederConfig struct {
 	Copies     int      // uploads of each new piece before it must spread (default 1)
 	MaxPeers   int
 	DHT        DHTOptions
+	Status     StatusOptions
 
 	Logger *slog.Logger
 	HTTP   *http.Client // origin client
@@ -45,12 +46,13 @@ type SeederConfig struct {
 
 // Seeder is a running publisher: the origin ingest feeding a publisher node.
 type Seeder struct {
-	cfg    SeederConfig
-	log    *slog.Logger
-	Node   *node.Node
-	Ingest *seeder.Ingest
-	pub    *nodePublisher
-	link   protocol.Link
+	cfg     SeederConfig
+	log     *slog.Logger
+	Node    *node.Node
+	Ingest  *seeder.Ingest
+	pub     *nodePublisher
+	link    protocol.Link
+	started time.Time
 }
 
 // NewSeeder prepares the ingest and the node; the listener is bound so the link is known.
@@ -68,8 +70,11 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 		cfg.Copies = 1
 	}
 	stream := protocol.StreamOf(cfg.Key, cfg.Salt)
-	s := &Seeder{cfg: cfg, log: cfg.Logger}
+	s := &Seeder{cfg: cfg, log: cfg.Logger, started: time.Now()}
 	var err error
+	if s.cfg.Status, err = bindStatus(cfg.Status); err != nil {
+		return nil, err
+	}
 	s.Node, err = node.New(node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RolePublisher, Stream: stream,
 			PublisherCopies: cfg.Copies, MaxPeers: cfg.MaxPeers, UploadHint: uint64(max(cfg.UploadRate, 0))},
@@ -106,6 +111,9 @@ func advertised(a net.Addr) string {
 	return ta.String()
 }
 
+// StatusAddr is the address of the metrics and status server, or nil.
+func (s *Seeder) StatusAddr() net.Addr { return listenerAddr(s.cfg.Status.Listener) }
+
 // Link is the stream's link: key, salt, name, trackers, the seeder's address, the origin.
 func (s *Seeder) Link() protocol.Link { return s.link }
 
@@ -120,7 +128,13 @@ func (s *Seeder) Run(ctx context.Context) error {
 	s.pub.ctx = ctx
 	var wg sync.WaitGroup
 	var nodeErr error
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		if err := runStatus(ctx, s.cfg.Status, s.Snapshot); err != nil {
+			s.log.Error("status server", "err", err)
+		}
+	}()
 	go func() { defer wg.Done(); nodeErr = s.Node.Run(ctx) }()
 	go func() {
 		defer wg.Done()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	pp "github.com/anacrolix/torrent/peer_protocol"
@@ -146,7 +147,8 @@ func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, out
 	} else {
 		n.stats.Accepted++
 	}
-	n.handle(livetorrent.PeerUp{Peer: h, Addr: nc.RemoteAddr().String(), Outbound: outbound, Ext: r.Ext})
+	seeder := dialAddr != "" && slices.Contains(n.cfg.Seeders, dialAddr)
+	n.handle(livetorrent.PeerUp{Peer: h, Addr: nc.RemoteAddr().String(), Outbound: outbound, Ext: r.Ext, Seeder: seeder})
 }
 
 func (n *Node) unregister(h livetorrent.PeerHandle, err error) {

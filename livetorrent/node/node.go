@@ -7,6 +7,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,10 @@ type Config struct {
 	Swarm  livetorrent.Config
 	Listen string   // TCP address to accept peers on, e.g. "127.0.0.1:0"; empty = do not listen
 	Peers  []string // addresses dialled at start and re-dialled with backoff while the node runs
-	PeerID [20]byte // zero = random with the LiveTorrent prefix
+	// Seeders are the addresses whose connections count as the seeder in the byte counters
+	// (a viewer passes the link's x.pe addresses). Nothing else depends on it.
+	Seeders []string
+	PeerID  [20]byte // zero = random with the LiveTorrent prefix
 
 	UploadRate   int // bytes per second over all connections, 0 = unlimited
 	DownloadRate int
@@ -98,6 +102,11 @@ func New(cfg Config) (*Node, error) {
 	if cfg.PeerID == ([20]byte{}) {
 		copy(cfg.PeerID[:], protocol.PeerIDPrefix)
 		rand.Read(cfg.PeerID[len(protocol.PeerIDPrefix):])
+	}
+	if cfg.Swarm.Seed == 0 {
+		var b [8]byte
+		rand.Read(b[:])
+		cfg.Swarm.Seed = binary.LittleEndian.Uint64(b[:])
 	}
 	core, err := livetorrent.New(cfg.Swarm)
 	if err != nil {

@@ -106,7 +106,8 @@ type Conn struct {
 	local  protocol.ExtHandshake
 	remote Remote
 
-	out         chan outFrame
+	out         chan outFrame // DATA frames
+	urgent      chan outFrame // everything else: small, and late if stuck behind DATA
 	queuedBytes atomic.Int64
 	closed      chan struct{}
 	closeOnce   sync.Once
@@ -122,7 +123,7 @@ func Start(nc net.Conn, local protocol.ExtHandshake, remote Remote, cfg Config,
 	deliver func(Inbound) bool, done func(error)) *Conn {
 	cfg.defaults()
 	c := &Conn{nc: nc, cfg: cfg, local: local, remote: remote,
-		out: make(chan outFrame, cfg.QueueFrames), closed: make(chan struct{})}
+		out: make(chan outFrame, cfg.QueueFrames), urgent: make(chan outFrame, cfg.QueueFrames), closed: make(chan struct{})}
 	nc.SetDeadline(time.Time{})
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.Close(c.readLoop(deliver)) }()
@@ -189,8 +190,12 @@ func (c *Conn) enqueue(f outFrame) error {
 	if c.queuedBytes.Load()+n > int64(c.cfg.QueueBytes) {
 		return ErrQueueFull
 	}
+	q := c.urgent
+	if f.data {
+		q = c.out
+	}
 	select {
-	case c.out <- f:
+	case q <- f:
 		c.queuedBytes.Add(n)
 		return nil
 	default:
@@ -240,36 +245,50 @@ func (c *Conn) writeLoop() error {
 		}
 		return nil
 	}
-	for {
+	// next takes the next frame to write: records, HAVEs, requests and control first, so a
+	// connection paced by its upload limit does not hold them behind seconds of DATA.
+	next := func() (outFrame, bool) {
 		select {
-		case <-c.closed:
-			return nil
+		case f := <-c.urgent:
+			return f, true
+		default:
+		}
+		select {
+		case f := <-c.urgent:
+			return f, true
 		case f := <-c.out:
+			return f, true
+		default:
+			return outFrame{}, false
+		}
+	}
+	for {
+		f, ok := next()
+		if !ok {
+			select {
+			case <-c.closed:
+				return nil
+			case f = <-c.urgent:
+			case f = <-c.out:
+			case <-keepAlive.C:
+				c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
+				if _, err := c.nc.Write(protocol.AppendKeepAlive(nil)); err != nil {
+					return fmt.Errorf("write keep-alive: %w", err)
+				}
+				keepAlive.Reset(c.cfg.KeepAlive)
+				continue
+			}
+		}
+		// Drain what is queued before flushing, so small messages share a segment.
+		for ok = true; ok; f, ok = next() {
 			if err := write(f); err != nil {
 				return err
 			}
-			// Drain what is queued before flushing, so small messages share a segment.
-			for drained := false; !drained; {
-				select {
-				case f := <-c.out:
-					if err := write(f); err != nil {
-						return err
-					}
-				default:
-					drained = true
-				}
-			}
-			if err := bw.Flush(); err != nil {
-				return fmt.Errorf("write: %w", err)
-			}
-			keepAlive.Reset(c.cfg.KeepAlive)
-		case <-keepAlive.C:
-			c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
-			if _, err := c.nc.Write(protocol.AppendKeepAlive(nil)); err != nil {
-				return fmt.Errorf("write keep-alive: %w", err)
-			}
-			keepAlive.Reset(c.cfg.KeepAlive)
 		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		keepAlive.Reset(c.cfg.KeepAlive)
 	}
 }
 
