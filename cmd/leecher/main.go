@@ -35,6 +35,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "peer", Usage: "host:port of a peer to keep connected besides the link's (repeatable)", EnvVars: []string{env + "PEER"}},
 		&cli.BoolFlag{Name: "no-pex", Usage: "do not exchange peer addresses (BEP 11)", EnvVars: []string{env + "NO_PEX"}},
 		&cli.BoolFlag{Name: "no-origin", Usage: "never fetch from the origin, peers only", EnvVars: []string{env + "NO_ORIGIN"}},
+		&cli.Float64Flag{Name: "max-origin-share", Usage: "cap the origin's share of received bytes (0..1; 0 = no cap) beyond a cold-start allowance of two segments", EnvVars: []string{env + "MAX_ORIGIN_SHARE"}},
 		&cli.StringFlag{Name: "metrics", Usage: "serve /metrics (Prometheus), /status.json and a status page at this address, e.g. 127.0.0.1:9091", EnvVars: []string{env + "METRICS"}},
 		&cli.BoolFlag{Name: "status", Value: true, Usage: "a live status line on stderr when it is a terminal", EnvVars: []string{env + "STATUS"}},
 		&cli.StringFlag{Name: "player", Usage: "start this player (mpv or ffplay) on the stream", EnvVars: []string{env + "PLAYER"}},
@@ -104,7 +105,7 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	l, err := app.NewLeecher(app.LeecherConfig{
 		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
 		Player: c.String("player"), TargetLatency: c.Duration("latency"), UploadRate: up, DownloadRate: down,
-		MaxPeers: c.Int("max-peers"), TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), Logger: log,
+		MaxPeers: c.Int("max-peers"), TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
 		Status: app.StatusOptions{Metrics: c.String("metrics"), Line: statusLine(c, stderr)},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),

@@ -22,25 +22,26 @@ import (
 
 // LeecherConfig configures a viewer.
 type LeecherConfig struct {
-	Link          string
-	Listen        string        // peer port, e.g. "0.0.0.0:0"; empty = do not accept peers
-	HTTPListen    string        // local player address, e.g. "127.0.0.1:8765"; empty = no HTTP output
-	Stdout        io.Writer     // continuous stream output, nil = none
-	Player        string        // launch this player (mpv, ffplay) on the output; empty = none
-	TargetLatency time.Duration // 0 = 3 target durations
-	UploadRate    int           // bytes/s, 0 = unlimited
-	DownloadRate  int
-	MaxPeers      int
-	TargetPeers   int
-	Trackers      []string // announced to besides the link's
-	Peers         []string // kept connected besides the link's
-	NoOrigin      bool     // never fetch from the origin
-	NoPex         bool     // do not exchange peers (BEP 11)
-	DHT           DHTOptions
-	Status        StatusOptions
-	Logger        *slog.Logger
-	Dial          func(ctx context.Context, network, addr string) (net.Conn, error)
-	HTTP          *http.Client
+	Link           string
+	Listen         string        // peer port, e.g. "0.0.0.0:0"; empty = do not accept peers
+	HTTPListen     string        // local player address, e.g. "127.0.0.1:8765"; empty = no HTTP output
+	Stdout         io.Writer     // continuous stream output, nil = none
+	Player         string        // launch this player (mpv, ffplay) on the output; empty = none
+	TargetLatency  time.Duration // 0 = 3 target durations
+	UploadRate     int           // bytes/s, 0 = unlimited
+	DownloadRate   int
+	MaxPeers       int
+	TargetPeers    int
+	Trackers       []string // announced to besides the link's
+	Peers          []string // kept connected besides the link's
+	NoOrigin       bool     // never fetch from the origin
+	MaxOriginShare float64  // cap on the origin's share of received bytes (0 = none)
+	NoPex          bool     // do not exchange peers (BEP 11)
+	DHT            DHTOptions
+	Status         StatusOptions
+	Logger         *slog.Logger
+	Dial           func(ctx context.Context, network, addr string) (net.Conn, error)
+	HTTP           *http.Client
 	// OnReady is called with the playlist URL once the HTTP output listens.
 	OnReady func(playlistURL string)
 }
@@ -62,6 +63,9 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	link, err := protocol.ParseLink(cfg.Link)
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
+	}
+	if cfg.MaxOriginShare < 0 || cfg.MaxOriginShare > 1 {
+		return nil, fmt.Errorf("max origin share %v: want a fraction from 0 to 1", cfg.MaxOriginShare)
 	}
 	for _, p := range cfg.Peers {
 		if err := protocol.CheckPeerAddr(p); err != nil {
@@ -89,7 +93,7 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
 	l.Node, err = node.New(node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
-			TargetLatency: cfg.TargetLatency, MaxPeers: cfg.MaxPeers, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin,
+			TargetLatency: cfg.TargetLatency, MaxPeers: cfg.MaxPeers, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin, MaxOriginShare: cfg.MaxOriginShare,
 			UploadHint: uint64(max(cfg.UploadRate, 0))},
 		Listen: cfg.Listen, Peers: link.Peers, Seeders: seeders, UploadRate: cfg.UploadRate, DownloadRate: cfg.DownloadRate,
 		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger, OnDeliver: l.Out.OnDelivery, NoPex: cfg.NoPex,
