@@ -67,11 +67,12 @@ func TestBadRecordBans(t *testing.T) {
 	if a, ok := h.closed(1); !ok || !a.Ban || !errors.Is(a.Err, ErrBadSignature) {
 		t.Fatalf("want close+ban, got %v", h.sent())
 	}
-	// Garbage that does not parse is a protocol error: close without ban.
+	// A record that fails its field checks (here: does not even parse) is as bad as a
+	// forged one (spec section 10.2): close and ban.
 	h.up(2)
 	h.recv(2, protocol.RecordMsg{Raw: []byte("LTR1 but nothing else")})
-	if a, ok := h.closed(2); !ok || a.Ban || !errors.Is(a.Err, ErrProtocol) {
-		t.Fatalf("want close, got %v", h.sent())
+	if a, ok := h.closed(2); !ok || !a.Ban || !errors.Is(a.Err, ErrProtocol) {
+		t.Fatalf("want close+ban, got %v", h.sent())
 	}
 	// A descriptor signed by another key: close and ban.
 	h.up(3)

@@ -23,7 +23,7 @@ func (s *Swarm) onDescriptor(p *peer, raw []byte) {
 	}
 	d, err := protocol.ParseDescriptor(raw)
 	if err != nil {
-		s.closePeer(p, false, ErrProtocol, "descriptor: %v", err)
+		s.closePeer(p, true, ErrProtocol, "descriptor: %v", err)
 		return
 	}
 	if err := d.VerifyFor(s.cfg.Stream); err != nil {
@@ -84,7 +84,8 @@ func (s *Swarm) onRecord(p *peer, raw []byte) {
 	}
 	rec, err := protocol.ParseRecord(raw)
 	if err != nil {
-		s.closePeer(p, false, ErrProtocol, "record: %v", err)
+		// Spec section 10.2: a record that fails its field checks is as bad as a forged one.
+		s.closePeer(p, true, ErrProtocol, "record: %v", err)
 		return
 	}
 	// Identical copies of a stored record are the common case (every neighbour relays it):
