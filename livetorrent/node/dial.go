@@ -200,18 +200,20 @@ func (n *Node) acceptLoop(ctx context.Context) {
 			nc.Close()
 			continue
 		}
-		select {
-		case n.halfOpen <- struct{}{}:
-		default:
-			nc.Close() // too many handshakes in progress
+		// Incoming handshakes have their own budget, and one address only a share of it, so
+		// connections that open and say nothing cannot stop other peers from joining or
+		// this node from dialling out.
+		release, ok := n.inbound.take(nc.RemoteAddr())
+		if !ok {
+			nc.Close()
 			continue
 		}
 		go func() {
-			defer func() { <-n.halfOpen }()
+			defer release()
 			hello := n.currentHello()
 			_, r, err := peerconn.Accept(nc, func(ih protocol.InfoHash) (peerconn.Hello, bool) {
 				return hello, ih == hello.InfoHash
-			}, time.Now().Add(n.cfg.HandshakeTimeout))
+			}, time.Now().Add(n.cfg.InboundHandshakeTimeout))
 			if err != nil {
 				nc.Close()
 				n.log.Debug("incoming refused", "addr", nc.RemoteAddr(), "err", err)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -38,8 +39,13 @@ type Config struct {
 	Conn         peerconn.Config
 
 	MaxHalfOpen      int           // concurrent outgoing handshakes (default 16)
-	HandshakeTimeout time.Duration // default 10 s
-	BanFor           time.Duration // default 1 h
+	HandshakeTimeout time.Duration // outgoing: dial and handshakes (default 10 s)
+	// Incoming handshakes: at most MaxInbound at once, MaxInboundPerIP of them from one IP,
+	// each given InboundHandshakeTimeout (defaults 64, 8, 5 s).
+	MaxInbound              int
+	MaxInboundPerIP         int
+	InboundHandshakeTimeout time.Duration
+	BanFor                  time.Duration // default 1 h
 	// Dial opens outgoing connections (default net.Dialer). Tests replace it to cut routes.
 	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	NoPex    bool          // do not exchange peers (BEP 11)
@@ -74,7 +80,8 @@ type Node struct {
 	deferred []livetorrent.Event
 	pex      map[livetorrent.PeerHandle]*pexState
 	helloMu  sync.Mutex
-	halfOpen chan struct{}
+	halfOpen chan struct{} // outgoing handshakes
+	inbound  *inboundLimit // incoming handshakes
 	up, down *rate.Limiter // shared by all connections
 }
 
@@ -85,6 +92,15 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
+	}
+	if cfg.MaxInbound <= 0 {
+		cfg.MaxInbound = 64
+	}
+	if cfg.MaxInboundPerIP <= 0 {
+		cfg.MaxInboundPerIP = 8
+	}
+	if cfg.InboundHandshakeTimeout <= 0 {
+		cfg.InboundHandshakeTimeout = 5 * time.Second
 	}
 	if cfg.BanFor <= 0 {
 		cfg.BanFor = time.Hour
@@ -121,6 +137,7 @@ func New(cfg Config) (*Node, error) {
 		pex:      map[livetorrent.PeerHandle]*pexState{},
 		bans:     newBans(cfg.BanFor),
 		halfOpen: make(chan struct{}, cfg.MaxHalfOpen),
+		inbound:  &inboundLimit{max: cfg.MaxInbound, perIP: cfg.MaxInboundPerIP, byIP: map[netip.Addr]int{}},
 		up:       peerconn.NewLimiter(cfg.UploadRate),
 		down:     peerconn.NewLimiter(cfg.DownloadRate),
 	}
