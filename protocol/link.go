@@ -137,7 +137,7 @@ func ParseLink(s string) (Link, error) {
 		return l, fieldErr("link.tr", ErrTooLarge, "%d trackers, at most %d", len(v["tr"]), MaxLinkTrackers)
 	}
 	for _, t := range v["tr"] {
-		if err := checkURL(t, MaxTrackerURL, "http", "https", "udp"); err != nil {
+		if err := CheckTrackerURL(t); err != nil {
 			return l, fieldErr("link.tr", ErrInvalid, "%q: %v", t, err)
 		}
 	}
@@ -184,6 +184,18 @@ func checkURL(s string, max int, schemes ...string) error {
 		}
 	}
 	return linkError("scheme " + strconv.Quote(u.Scheme) + " not one of " + strings.Join(schemes, ", "))
+}
+
+// CheckTrackerURL validates a tracker announce URL: http, https or udp, with a host, at most
+// MaxTrackerURL bytes.
+func CheckTrackerURL(s string) error { return checkURL(s, MaxTrackerURL, "http", "https", "udp") }
+
+// UsableAddr reports whether a peer could be reached at ap: not port 0, and not an
+// unspecified, multicast or broadcast address. Discovery drops every other address.
+func UsableAddr(ap netip.AddrPort) bool {
+	a := ap.Addr().Unmap()
+	return ap.Port() != 0 && a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() &&
+		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 // CheckPeerAddr validates "host:port": an IP literal (IPv6 in brackets) or a DNS name of at

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -73,8 +72,8 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 		}
 	}
 	for _, tr := range cfg.Trackers {
-		if u, err := url.Parse(tr); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "udp") || u.Host == "" {
-			return nil, fmt.Errorf("tracker %q: want an http, https or udp URL", tr)
+		if err := protocol.CheckTrackerURL(tr); err != nil {
+			return nil, fmt.Errorf("tracker %q: %w", tr, err)
 		}
 	}
 	seeders := slices.Clone(link.Peers)

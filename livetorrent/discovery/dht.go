@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -77,32 +78,13 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 		return errors.New("dht: an item to publish needs the key")
 	}
 	sc := dht.NewDefaultServerConfig()
-	boot := cfg.Bootstrap
-	if cfg.StateFile != "" {
-		if err := os.MkdirAll(filepath.Dir(cfg.StateFile), 0o700); err != nil {
-			cfg.Logger.Warn("dht state directory", "err", err)
-		}
-		unlock, ok := lockState(cfg.StateFile)
-		if ok {
-			defer unlock()
-		} else {
-			cfg.Logger.Info("dht state file in use by another process; not keeping state", "file", cfg.StateFile)
-			cfg.StateFile = ""
-		}
+	stateFile, id, saved, release := claimState(cfg.StateFile, cfg.Logger)
+	defer release()
+	cfg.StateFile = stateFile
+	if id != nil {
+		sc.NodeId = *id
 	}
-	if cfg.StateFile != "" {
-		id, saved, err := loadDHTState(cfg.StateFile)
-		if err != nil {
-			cfg.Logger.Warn("dht state not loaded; starting afresh", "err", err)
-		}
-		if id != nil {
-			sc.NodeId = *id
-		}
-		for _, ap := range saved {
-			boot = append(boot, ap.String())
-		}
-		cfg.Logger.Debug("dht state loaded", "nodes", len(saved))
-	}
+	boot := append(slices.Clone(cfg.Bootstrap), saved...)
 	conn, err := net.ListenPacket("udp4", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("dht listen: %w", err)
@@ -166,6 +148,32 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 	}
 }
 
+// claimState takes the state file for this process (creating its folder) and reads it: the
+// node id and the saved nodes' addresses. file is "" when no state is kept, because none was
+// asked for or another process holds it; release frees it.
+func claimState(path string, log *slog.Logger) (file string, id *krpc.ID, nodes []string, release func()) {
+	if path == "" {
+		return "", nil, nil, func() {}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		log.Warn("dht state directory", "err", err)
+	}
+	release, ok := lockState(path)
+	if !ok {
+		log.Info("dht state file in use by another process; not keeping state", "file", path)
+		return "", nil, nil, func() {}
+	}
+	id, saved, err := loadDHTState(path)
+	if err != nil {
+		log.Warn("dht state not loaded; starting afresh", "err", err)
+	}
+	for _, ap := range saved {
+		nodes = append(nodes, ap.String())
+	}
+	log.Debug("dht state loaded", "nodes", len(nodes))
+	return path, id, nodes, release
+}
+
 var errNotMutable = errors.New("dht item is not a mutable item")
 
 func lookup(ctx context.Context, s *dht.Server, cfg DHTConfig) []netip.AddrPort {
@@ -192,7 +200,7 @@ func lookup(ctx context.Context, s *dht.Server, cfg DHTConfig) []netip.AddrPort 
 			for _, p := range pv.Peers {
 				ip, ok := netip.AddrFromSlice(p.IP)
 				ap := netip.AddrPortFrom(ip.Unmap(), uint16(p.Port))
-				if !ok || p.Port <= 0 || p.Port > 65535 || !usable(ap) || seen[ap] || len(out) >= cfg.MaxPeers {
+				if !ok || p.Port <= 0 || p.Port > 65535 || !protocol.UsableAddr(ap) || seen[ap] || len(out) >= cfg.MaxPeers {
 					continue
 				}
 				seen[ap] = true

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/anacrolix/dht/v2/krpc"
+
+	"github.com/livetorrent/livetorrent/protocol"
 )
 
 // The routing table is saved as a small JSON file: the node id (BEP 5 asks a node to keep
@@ -54,7 +56,7 @@ func loadDHTState(path string) (id *krpc.ID, nodes []netip.AddrPort, err error) 
 	}
 	for _, s := range st.Nodes {
 		ap, err := netip.ParseAddrPort(s)
-		if err != nil || !usable(ap) || len(nodes) >= maxStateNodes {
+		if err != nil || !protocol.UsableAddr(ap) || len(nodes) >= maxStateNodes {
 			continue
 		}
 		nodes = append(nodes, ap)
@@ -69,7 +71,7 @@ func saveDHTState(path string, id [20]byte, nodes []krpc.NodeInfo) error {
 	for _, n := range nodes {
 		ip, _ := netip.AddrFromSlice(n.Addr.IP)
 		ap := netip.AddrPortFrom(ip.Unmap(), uint16(n.Addr.Port))
-		if !usable(ap) || len(st.Nodes) >= maxStateNodes {
+		if !protocol.UsableAddr(ap) || len(st.Nodes) >= maxStateNodes {
 			continue
 		}
 		st.Nodes = append(st.Nodes, ap.String())

@@ -160,19 +160,11 @@ func checkPeers(in []tracker.Peer, max int) []netip.AddrPort {
 			continue
 		}
 		ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) // one form per address
-		if !usable(ap) || seen[ap] {
+		if !protocol.UsableAddr(ap) || seen[ap] {
 			continue
 		}
 		seen[ap] = true
 		out = append(out, ap)
 	}
 	return out
-}
-
-// usable rejects addresses no peer can be reached at: port 0, unspecified, multicast or
-// broadcast addresses.
-func usable(ap netip.AddrPort) bool {
-	a := ap.Addr().Unmap()
-	return ap.Port() != 0 && a.IsValid() && !a.IsUnspecified() && !a.IsMulticast() &&
-		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }

@@ -132,11 +132,31 @@ func (d *dialer) disconnected(addr string, now time.Time, received int64, err er
 		return
 	}
 	st.received = received
-	st.next = now.Add(st.backoff)
-	st.backoff = min(2*st.backoff, maxBackoff)
+	st.rest(now)
 	if errors.Is(err, livetorrent.ErrIdle) && !st.pinned {
 		st.next = now.Add(idleRedial)
 	}
+}
+
+// dialed takes the outcome of a dial to addr, on the loop: a failure rests the address, a
+// success resets its backoff and registers the connection.
+func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remote, err error) {
+	st := d.addrs[addr]
+	st.busy = false
+	if err != nil {
+		d.n.stats.Refused++
+		d.n.log.Debug("dial failed", "addr", addr, "err", err)
+		st.rest(now)
+		return
+	}
+	st.backoff = minBackoff
+	d.n.register(d.ctx, nc, r, true, addr)
+}
+
+// rest keeps the address from being dialled for its backoff, which then doubles.
+func (st *dialState) rest(now time.Time) {
+	st.next = now.Add(st.backoff)
+	st.backoff = min(2*st.backoff, maxBackoff)
 }
 
 func (d *dialer) dial(addr string) {
@@ -148,21 +168,8 @@ func (d *dialer) dial(addr string) {
 	}
 	nc, r, err := d.connect(addr)
 	<-n.halfOpen
-	done := func() {
-		st := d.addrs[addr]
-		st.busy = false
-		if err != nil {
-			n.stats.Refused++
-			n.log.Debug("dial failed", "addr", addr, "err", err)
-			st.next = time.Now().Add(st.backoff)
-			st.backoff = min(2*st.backoff, maxBackoff)
-			return
-		}
-		st.backoff = minBackoff
-		n.register(d.ctx, nc, r, true, addr)
-	}
 	select {
-	case n.calls <- done:
+	case n.calls <- func() { d.dialed(addr, time.Now(), nc, r, err) }:
 	case <-d.ctx.Done():
 		if nc != nil {
 			nc.Close()

@@ -73,8 +73,9 @@ func (n *Node) act(a livetorrent.Action) {
 		}
 		n.log.Info("closing peer", "peer", c.Addr(), "err", a.Err, "ban", a.Ban)
 		if a.Ban {
-			n.bans.add(banKey(c.Addr().String()), time.Now())
-			n.bans.add(idKey(c.Remote().PeerID), time.Now())
+			now := time.Now()
+			n.bans.add(banKey(c.Addr().String()), now)
+			n.bans.add(idKey(c.Remote().PeerID), now)
 			n.stats.Banned++
 		}
 		c.Close(fmt.Errorf("engine: %w", a.Err))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/livetorrent/livetorrent/livetorrent"
 	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
+	"github.com/livetorrent/livetorrent/protocol"
 )
 
 // Peer exchange (BEP 11): every PexEvery each peer that offered ut_pex is told which
@@ -158,12 +159,12 @@ func pexAddrs(payload []byte) ([]string, error) {
 			break
 		}
 		ip, ok := netip.AddrFromSlice(na.IP)
-		ip = ip.Unmap()
-		if !ok || na.Port <= 0 || na.Port >= 65536 || ip.IsUnspecified() || ip.IsMulticast() ||
-			ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		if !ok || na.Port <= 0 || na.Port >= 65536 {
 			continue
 		}
-		addrs = append(addrs, netip.AddrPortFrom(ip, uint16(na.Port)).String())
+		if ap := netip.AddrPortFrom(ip.Unmap(), uint16(na.Port)); protocol.UsableAddr(ap) {
+			addrs = append(addrs, ap.String())
+		}
 	}
 	return addrs, nil
 }
