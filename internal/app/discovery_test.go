@@ -7,14 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/livetorrent/livetorrent/internal/testmedia"
 	"github.com/livetorrent/livetorrent/internal/testtracker"
 	"github.com/livetorrent/livetorrent/livetorrent"
 	"github.com/livetorrent/livetorrent/livetorrent/discovery"
@@ -45,23 +43,12 @@ func TestLeecherJoinsThroughOpentracker(t *testing.T) {
 // joinThroughTrackers runs a seeder announcing to trackers[0] and one leecher per tracker
 // whose link names only that tracker; each must play.
 func joinThroughTrackers(t *testing.T, key ed25519.PrivateKey, trackers []string, seeded func(ih [20]byte) bool) {
-	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: key,
-		Listen: "127.0.0.1:0", Trackers: trackers[:1], HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Add(1)
-	go func() { defer wg.Done(); sd.Run(ctx) }()
+	sd, _ := sampleSwarm(t, ctx, &wg, SeederConfig{Key: key, Trackers: trackers[:1]})
 	ih := [20]byte(sd.Link().Stream.InfoHash())
 	for !seeded(ih) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
@@ -69,14 +56,7 @@ func joinThroughTrackers(t *testing.T, key ed25519.PrivateKey, trackers []string
 	var ls []*Leecher
 	for _, tr := range trackers {
 		link := protocol.Link{Stream: sd.Link().Stream, Trackers: []string{tr}}
-		l, err := NewLeecher(LeecherConfig{Link: link.String(), Listen: "127.0.0.1:0",
-			HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		wg.Add(1)
-		go func() { defer wg.Done(); l.Run(ctx) }()
+		ls = append(ls, startLeecher(t, ctx, &wg, LeecherConfig{Link: link.String()}))
 	}
 	for i, l := range ls {
 		st := waitPlayed(ctx, l, 3)
@@ -98,18 +78,7 @@ func TestKeyOnlyLinkThroughDHT(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	dhtOpts := privateDHT(ctx, &wg)
-	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: prototest.Key("dht test"),
-		Salt: []byte("ch"), Listen: "127.0.0.1:0", DHT: dhtOpts, HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); sd.Run(ctx) }()
+	sd, _ := sampleSwarm(t, ctx, &wg, SeederConfig{Key: prototest.Key("dht test"), Salt: []byte("ch"), DHT: dhtOpts})
 	keyOnly := protocol.Link{Stream: sd.Link().Stream}.String()
 	if strings.Contains(keyOnly, "x.pe") || strings.Contains(keyOnly, "tr=") {
 		t.Fatalf("not a key-only link: %s", keyOnly)
@@ -117,14 +86,7 @@ func TestKeyOnlyLinkThroughDHT(t *testing.T) {
 	const viewers = 3
 	var ls []*Leecher
 	for range viewers {
-		l, err := NewLeecher(LeecherConfig{Link: keyOnly, Listen: "127.0.0.1:0", DHT: dhtOpts, NoPex: true,
-			HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		wg.Add(1)
-		go func() { defer wg.Done(); l.Run(ctx) }()
+		ls = append(ls, startLeecher(t, ctx, &wg, LeecherConfig{Link: keyOnly, DHT: dhtOpts, NoPex: true}))
 	}
 	for i, l := range ls {
 		var st node.Stats
@@ -172,19 +134,7 @@ func TestDiscoveryFailover(t *testing.T) {
 	deadDHT := DHTOptions{Enabled: true, Listen: "127.0.0.1:0", Bootstrap: []string{pc.LocalAddr().String()}, Every: 500 * time.Millisecond}
 	pc.Close()
 
-	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: prototest.Key("failover"),
-		Listen: "127.0.0.1:0", Trackers: []string{goodTracker}, DHT: goodDHT,
-		HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Add(1)
-	go func() { defer wg.Done(); sd.Run(ctx) }()
+	sd, _ := sampleSwarm(t, ctx, &wg, SeederConfig{Key: prototest.Key("failover"), Trackers: []string{goodTracker}, DHT: goodDHT})
 	for _, c := range []struct {
 		name     string
 		trackers []string
@@ -194,13 +144,7 @@ func TestDiscoveryFailover(t *testing.T) {
 		{"DHT bootstrap gone, tracker works", []string{goodTracker}, deadDHT},
 	} {
 		link := protocol.Link{Stream: sd.Link().Stream, Trackers: c.trackers}
-		l, err := NewLeecher(LeecherConfig{Link: link.String(), Listen: "127.0.0.1:0", DHT: c.dht,
-			HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); l.Run(ctx) }()
+		l := startLeecher(t, ctx, &wg, LeecherConfig{Link: link.String(), DHT: c.dht})
 		if st := waitPlayed(ctx, l, 3); st.Delivered < 3 {
 			t.Fatalf("%s: played %d segments with %d peers", c.name, st.Delivered, st.Connected)
 		}

@@ -24,16 +24,20 @@ type rawPeer struct {
 	read   chan int64 // bytes read until the victim closed the connection
 }
 
+// rawHello is the handshake of a hostile peer with the given peer id suffix.
+func rawHello(stream protocol.Stream, id string) peerconn.Hello {
+	var pid [20]byte
+	copy(pid[:], protocol.PeerIDPrefix+id)
+	return peerconn.Hello{InfoHash: stream.InfoHash(), PeerID: pid, Ext: protocol.ExtHandshake{LiveID: 1, Version: 1}}
+}
+
 func dialRaw(t *testing.T, addr string, stream protocol.Stream, id string) *rawPeer {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pid [20]byte
-	copy(pid[:], protocol.PeerIDPrefix+id)
-	r, err := peerconn.Initiate(nc, peerconn.Hello{InfoHash: stream.InfoHash(), PeerID: pid,
-		Ext: protocol.ExtHandshake{LiveID: 1, Version: 1}}, time.Now().Add(5*time.Second))
+	r, err := peerconn.Initiate(nc, rawHello(stream, id), time.Now().Add(5*time.Second))
 	if err != nil {
 		nc.Close()
 		t.Fatalf("handshake: %v", err)
@@ -133,20 +137,7 @@ func TestHostilePeersAgainstViewer(t *testing.T) {
 				t.Fatal("the attacker is still connected")
 			}
 			if c.banned {
-				q, err := net.Dial("tcp", addr)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer q.Close()
-				var pid [20]byte
-				copy(pid[:], protocol.PeerIDPrefix+id)
-				if _, err := peerconn.Initiate(q, peerconn.Hello{InfoHash: stream.InfoHash(), PeerID: pid,
-					Ext: protocol.ExtHandshake{LiveID: 1, Version: 1}}, time.Now().Add(5*time.Second)); err == nil {
-					q.SetReadDeadline(time.Now().Add(3 * time.Second))
-					if _, err := io.Copy(io.Discard, q); err != nil {
-						t.Fatal("a banned peer id kept its connection")
-					}
-				}
+				expectRefused(t, addr, rawHello(stream, id))
 			}
 		})
 	}
@@ -160,5 +151,23 @@ func TestHostilePeersAgainstViewer(t *testing.T) {
 	}
 	if st.Banned < 2 {
 		t.Fatalf("%d bans, want the two forgers banned", st.Banned)
+	}
+}
+
+// expectRefused checks that a peer coming back to addr with hello (a banned peer id) loses
+// the connection: the handshake fails, or the connection is closed right after it.
+func expectRefused(t *testing.T, addr string, hello peerconn.Hello) {
+	t.Helper()
+	q, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if _, err := peerconn.Initiate(q, hello, time.Now().Add(5*time.Second)); err != nil {
+		return
+	}
+	q.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.Copy(io.Discard, q); err != nil {
+		t.Fatal("a banned peer id kept its connection")
 	}
 }

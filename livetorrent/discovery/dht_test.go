@@ -2,8 +2,7 @@ package discovery
 
 import (
 	"context"
-	"net"
-	"net/netip"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -20,50 +19,20 @@ func TestDHTMembersFindEachOther(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	ih := prototest.Stream().InfoHash()
-	bootAddr := make(chan net.Addr, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// A plain node: no announce, only routing.
-		RunDHT(ctx, DHTConfig{Listen: "127.0.0.1:0", InfoHash: [20]byte{1}, Every: time.Hour,
-			OnReady: func(a net.Addr) { bootAddr <- a }})
-	}()
-	boot := []string{(<-bootAddr).String()}
-	type found struct {
-		mu sync.Mutex
-		m  map[netip.AddrPort]bool
-	}
+	boot := privateDHT(ctx, &wg, 1)
 	members := []uint16{7101, 7102}
-	founds := make([]*found, len(members))
+	var founds []<-chan struct{}
 	for i, port := range members {
-		f := &found{m: map[netip.AddrPort]bool{}}
-		founds[i] = f
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			RunDHT(ctx, DHTConfig{Listen: "127.0.0.1:0", Bootstrap: boot, InfoHash: ih, Port: port,
-				Every: 300 * time.Millisecond, OnPeers: func(ps []netip.AddrPort) {
-					f.mu.Lock()
-					defer f.mu.Unlock()
-					for _, p := range ps {
-						f.m[p] = true
-					}
-				}})
-		}()
+		found, onPeers := finds(fmt.Sprintf("127.0.0.1:%d", members[1-i]))
+		founds = append(founds, found)
+		startDHT(ctx, &wg, DHTConfig{Bootstrap: boot, InfoHash: ih, Port: port,
+			Every: 300 * time.Millisecond, OnPeers: onPeers})
 	}
-	for i, f := range founds {
-		want := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), members[1-i])
-		for {
-			f.mu.Lock()
-			ok := f.m[want]
-			f.mu.Unlock()
-			if ok {
-				break
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("member %d never found %v", i, want)
-			}
-			time.Sleep(50 * time.Millisecond)
+	for i, found := range founds {
+		select {
+		case <-found:
+		case <-ctx.Done():
+			t.Fatalf("member %d never found port %d", i, members[1-i])
 		}
 	}
 }

@@ -40,6 +40,21 @@ func startDHT(ctx context.Context, wg *sync.WaitGroup, cfg DHTConfig) string {
 	}
 }
 
+// finds returns an OnPeers callback and a channel that receives once the callback has seen
+// the address want.
+func finds(want string) (<-chan struct{}, func([]netip.AddrPort)) {
+	found := make(chan struct{}, 1)
+	ap := netip.MustParseAddrPort(want)
+	return found, func(ps []netip.AddrPort) {
+		if slices.Contains(ps, ap) {
+			select {
+			case found <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
 // privateDHT starts n routing-only nodes joined through the first; it returns them all.
 func privateDHT(ctx context.Context, wg *sync.WaitGroup, n int) []string {
 	boot := []string{startDHT(ctx, wg, DHTConfig{})}
@@ -118,19 +133,9 @@ func TestDHTStateSurvivesRestart(t *testing.T) {
 		t.Fatalf("state after first run: %q, %v", b, err)
 	}
 
-	found := make(chan struct{}, 1)
+	found, onPeers := finds("127.0.0.1:7301")
 	startDHT(ctx, &wg, DHTConfig{StateFile: state, InfoHash: ih, Every: 300 * time.Millisecond,
-		SaveEvery: time.Millisecond,
-		OnPeers: func(ps []netip.AddrPort) {
-			for _, p := range ps {
-				if p.Port() == 7301 {
-					select {
-					case found <- struct{}{}:
-					default:
-					}
-				}
-			}
-		}})
+		SaveEvery: time.Millisecond, OnPeers: onPeers})
 	select {
 	case <-found:
 	case <-ctx.Done():
@@ -211,17 +216,10 @@ func TestDHTSurvivesGarbage(t *testing.T) {
 		c.Write(junk[i%len(junk)])
 	}
 	ih := prototest.Stream().InfoHash()
-	found := make(chan struct{}, 1)
+	found, onPeers := finds("127.0.0.1:7401")
 	startDHT(ctx, &wg, DHTConfig{Bootstrap: boot[:1], InfoHash: ih, Port: 7401, Every: 300 * time.Millisecond})
 	startDHT(ctx, &wg, DHTConfig{Bootstrap: boot[:1], InfoHash: ih, Port: 7402, Every: 300 * time.Millisecond,
-		OnPeers: func(ps []netip.AddrPort) {
-			if slices.Contains(ps, netip.MustParseAddrPort("127.0.0.1:7401")) {
-				select {
-				case found <- struct{}{}:
-				default:
-				}
-			}
-		}})
+		OnPeers: onPeers})
 	select {
 	case <-found:
 	case <-ctx.Done():
