@@ -6,41 +6,27 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"path"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/livetorrent/livetorrent/internal/loopback"
 )
 
 // dialFunc dials a TCP address; viewers, the seeder and the HTTP clients all take one.
 type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error)
 
-// loopbackDial refuses every address that is not a loopback IP literal, without resolving
-// names, so the benchmark cannot send a packet (or a DNS query) off the machine.
-func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("bench dialer: %s is not a loopback address", addr)
-	}
-	var d net.Dialer
-	return d.DialContext(ctx, network, addr)
-}
-
 // errRouteCut is what a cut route answers: refused at once, as a broken network does.
 var errRouteCut = errors.New("bench: connection refused (route cut)")
 
-// cutDial dials loopback like loopbackDial but refuses the given host:port addresses.
+// cutDial dials like loopback.Dial but refuses the given host:port addresses.
 func cutDial(cut ...string) dialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if slices.Contains(cut, addr) {
 			return nil, errRouteCut
 		}
-		return loopbackDial(ctx, network, addr)
+		return loopback.Dial(ctx, network, addr)
 	}
 }
 

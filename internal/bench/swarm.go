@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/livetorrent/livetorrent/internal/app"
+	"github.com/livetorrent/livetorrent/internal/loopback"
 	"github.com/livetorrent/livetorrent/internal/status"
 )
 
@@ -55,7 +56,7 @@ func (r *runner) startSeeder(ctx context.Context, source string, loop bool) erro
 	}
 	sd, err := app.NewSeeder(app.SeederConfig{Source: source, Loop: loop, Key: key, Name: "LiveTorrent bench",
 		Listen: "127.0.0.1:0", UploadRate: r.cfg.SeederUpload.bytesPerSec(r.bitrate),
-		HTTP: httpClient(loopbackDial), Dial: loopbackDial, Logger: r.cfg.Logger.With("node", "seeder")})
+		HTTP: httpClient(loopback.Dial), Dial: loopback.Dial, Logger: r.cfg.Logger.With("node", "seeder")})
 	if err != nil {
 		return fmt.Errorf("seeder: %w", err)
 	}
@@ -73,7 +74,7 @@ func (r *runner) startSeeder(ctx context.Context, source string, loop bool) erro
 // every viewer present from Peers, as later viewers know earlier ones in the demo.
 func (r *runner) startViewer(ctx context.Context, i int) error {
 	s := r.slots[i]
-	dial := loopbackDial
+	dial := loopback.Dial
 	if s.Cut {
 		// Neither the seeder nor the origin answers: everything must come from peers.
 		dial = cutDial(r.seeder.Node.Addr().String(), r.swarmOrigin.Addr)
@@ -105,7 +106,7 @@ func (r *runner) startViewer(ctx context.Context, i int) error {
 // startClient starts slot i's baseline client, with the viewer's download cap and routes.
 func (r *runner) startClient(ctx context.Context, i int) error {
 	s := r.slots[i]
-	dial := loopbackDial
+	dial := loopback.Dial
 	if s.Cut {
 		dial = cutDial(r.baselineOrigin.Addr)
 	}
