@@ -7,12 +7,15 @@ import "time"
 // for the longest, once that is at least Config.IdlePeerTimeout. One per call, so a crowd of
 // idle peers drains gradually and discovery can refill the slots with better ones.
 func (s *Swarm) pruneIdle() {
+	if s.cfg.Role != RoleViewer {
+		return
+	}
 	for _, p := range s.peers {
 		if t := p.bytesDown + p.bytesUp; t != p.dataSeen {
 			p.dataSeen, p.lastData = t, s.now
 		}
 	}
-	if s.cfg.Role != RoleViewer || len(s.peers) <= s.cfg.TargetPeers {
+	if len(s.peers) <= s.cfg.TargetPeers {
 		return
 	}
 	var worst *peer

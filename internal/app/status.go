@@ -95,7 +95,7 @@ func listenerAddr(ln net.Listener) net.Addr {
 // runStatus serves the metrics and status page and writes the status line, as o asks,
 // until ctx ends. It returns once everything it started has stopped.
 func runStatus(ctx context.Context, o StatusOptions, src status.Source) error {
-	if o.Metrics == "" && o.Listener == nil && o.Line == nil {
+	if o.Listener == nil && o.Line == nil { // bindStatus turned Metrics into Listener
 		return nil
 	}
 	m := status.NewMonitor(src, 0)
