@@ -29,7 +29,6 @@ func commonFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "latency", Usage: "how far behind the live edge to play (default 3 target durations)", EnvVars: []string{env + "LATENCY"}},
 		&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 1M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 		&cli.StringFlag{Name: "download-rate", Value: "0", Usage: "download cap in bytes/s; 0 = unlimited", EnvVars: []string{env + "DOWNLOAD_RATE"}},
-		&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: []string{env + "MAX_PEERS"}},
 		&cli.IntFlag{Name: "target-peers", Value: 50, Usage: "peer count to keep: new peers are dialled below it, idle ones closed above it", EnvVars: []string{env + "TARGET_PEERS"}},
 		&cli.StringSliceFlag{Name: "tracker", Usage: "tracker announce URL to use besides the link's (repeatable)", EnvVars: []string{env + "TRACKER"}},
 		&cli.StringSliceFlag{Name: "peer", Usage: "host:port of a peer to keep connected besides the link's (repeatable)", EnvVars: []string{env + "PEER"}},
@@ -39,7 +38,7 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "metrics", Usage: "serve /metrics (Prometheus), /status.json and a status page at this address, e.g. 127.0.0.1:9091", EnvVars: []string{env + "METRICS"}},
 		&cli.BoolFlag{Name: "status", Value: true, Usage: "a live status line on stderr when it is a terminal", EnvVars: []string{env + "STATUS"}},
 		&cli.StringFlag{Name: "player", Usage: "start this player (mpv or ffplay) on the stream", EnvVars: []string{env + "PLAYER"}},
-	}, append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...)
+	}, append(cliutil.LimitFlags(env), append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...)...)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -91,6 +90,10 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	if c.NArg() != 1 {
 		return cliutil.UsageError("want exactly one LINK (flags go before it); see leecher --help")
 	}
+	limits, err := cliutil.Limits(c)
+	if err != nil {
+		return err
+	}
 	up, err := cliutil.ParseRate(c.String("upload-rate"))
 	if err != nil {
 		return err
@@ -105,7 +108,7 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	l, err := app.NewLeecher(app.LeecherConfig{
 		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
 		Player: c.String("player"), TargetLatency: c.Duration("latency"), UploadRate: up, DownloadRate: down,
-		MaxPeers: c.Int("max-peers"), TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
+		Limits: limits, TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
 		Status: app.StatusOptions{Metrics: c.String("metrics"), Line: statusLine(c, stderr)},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),

@@ -46,12 +46,11 @@ Flags go before SOURCE. Exit codes: 0 stopped, 1 failure, 2 usage, 3 configurati
 			&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 2M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 			&cli.IntFlag{Name: "copies", Value: 1, Usage: "uploads of each new piece before peers must spread it", EnvVars: []string{env + "COPIES"}},
 			&cli.StringFlag{Name: "metrics", Usage: "serve /metrics (Prometheus), /status.json and a status page at this address, e.g. 127.0.0.1:9090", EnvVars: []string{env + "METRICS"}},
-			&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: []string{env + "MAX_PEERS"}},
 			&cli.BoolFlag{Name: "loop", Usage: "replay a finished (VOD) playlist forever as a live stream", EnvVars: []string{env + "LOOP"}},
 			&cli.IntFlag{Name: "variant", Usage: "master playlist variant: 0 = highest bandwidth, n = n-th listed", EnvVars: []string{env + "VARIANT"}},
 			&cli.IntFlag{Name: "piece-size", Value: 16384, Usage: "piece size in bytes, a power of two 16384..1048576; keep it for the stream's lifetime", EnvVars: []string{env + "PIECE_SIZE"}},
 			&cli.DurationFlag{Name: "window", Value: 30 * time.Second, Usage: "how long peers keep pieces behind the live edge", EnvVars: []string{env + "WINDOW"}},
-		}, append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...),
+		}, append(cliutil.LimitFlags(env), append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...)...),
 		Action: func(c *cli.Context) error { return runSeeder(c, stdout, stderr) },
 		Commands: []*cli.Command{{
 			Name:      "keygen",
@@ -78,6 +77,10 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 	if c.NArg() != 1 {
 		return cliutil.UsageError("want exactly one SOURCE (flags go before it); see seeder --help")
 	}
+	limits, err := cliutil.Limits(c)
+	if err != nil {
+		return err
+	}
 	upload, err := cliutil.ParseRate(c.String("upload-rate"))
 	if err != nil {
 		return err
@@ -94,7 +97,7 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 		Source: c.Args().First(), Loop: c.Bool("loop"), Variant: c.Int("variant"), Key: key, Salt: salt,
 		Name: c.String("name"), PieceSize: uint32(c.Int("piece-size")), Window: c.Duration("window"),
 		Listen: c.String("listen"), Advertise: c.StringSlice("advertise"), Trackers: c.StringSlice("tracker"), UploadRate: upload,
-		Copies: c.Int("copies"), MaxPeers: c.Int("max-peers"), Logger: log,
+		Copies: c.Int("copies"), Limits: limits, Logger: log,
 		Status: app.StatusOptions{Metrics: c.String("metrics")},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),
 			StateFile: cliutil.DHTStateFile(c.String("dht-state"), "seeder")},

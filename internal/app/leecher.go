@@ -29,7 +29,7 @@ type LeecherConfig struct {
 	TargetLatency  time.Duration // 0 = 3 target durations
 	UploadRate     int           // bytes/s, 0 = unlimited
 	DownloadRate   int
-	MaxPeers       int
+	Limits         Limits
 	TargetPeers    int
 	Trackers       []string // announced to besides the link's
 	Peers          []string // kept connected besides the link's
@@ -63,6 +63,9 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
 	}
+	if err := cfg.Limits.check(); err != nil {
+		return nil, err
+	}
 	if cfg.MaxOriginShare < 0 || cfg.MaxOriginShare > 1 {
 		return nil, fmt.Errorf("max origin share %v: want a fraction from 0 to 1", cfg.MaxOriginShare)
 	}
@@ -90,13 +93,15 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 		return nil, err
 	}
 	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
-	l.Node, err = node.New(node.Config{
+	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
-			TargetLatency: cfg.TargetLatency, MaxPeers: cfg.MaxPeers, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin, MaxOriginShare: cfg.MaxOriginShare,
+			TargetLatency: cfg.TargetLatency, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin, MaxOriginShare: cfg.MaxOriginShare,
 			UploadHint: uint64(max(cfg.UploadRate, 0))},
 		Listen: cfg.Listen, Peers: link.Peers, Seeders: seeders, UploadRate: cfg.UploadRate, DownloadRate: cfg.DownloadRate,
 		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger, OnDeliver: l.Out.OnDelivery, NoPex: cfg.NoPex,
-	})
+	}
+	cfg.Limits.apply(&nc)
+	l.Node, err = node.New(nc)
 	if err != nil {
 		return nil, err
 	}

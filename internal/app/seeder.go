@@ -35,7 +35,7 @@ type SeederConfig struct {
 	Trackers   []string // put in the link as tr
 	UploadRate int      // bytes/s over all peers, 0 = unlimited
 	Copies     int      // uploads of each new piece before it must spread (default 1)
-	MaxPeers   int
+	Limits     Limits
 	DHT        DHTOptions
 	Status     StatusOptions
 
@@ -69,17 +69,22 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 		// does not spread.
 		cfg.Copies = 1
 	}
+	if err := cfg.Limits.check(); err != nil {
+		return nil, err
+	}
 	stream := protocol.StreamOf(cfg.Key, cfg.Salt)
 	s := &Seeder{cfg: cfg, log: cfg.Logger, started: time.Now()}
 	var err error
 	if s.cfg.Status, err = bindStatus(cfg.Status); err != nil {
 		return nil, err
 	}
-	s.Node, err = node.New(node.Config{
+	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RolePublisher, Stream: stream,
-			PublisherCopies: cfg.Copies, MaxPeers: cfg.MaxPeers, UploadHint: uint64(max(cfg.UploadRate, 0))},
+			PublisherCopies: cfg.Copies, UploadHint: uint64(max(cfg.UploadRate, 0))},
 		Listen: cfg.Listen, UploadRate: cfg.UploadRate, Logger: cfg.Logger, Dial: cfg.Dial,
-	})
+	}
+	cfg.Limits.apply(&nc)
+	s.Node, err = node.New(nc)
 	if err != nil {
 		return nil, err
 	}

@@ -39,3 +39,26 @@ func FormatRate(bps float64) string {
 	}
 	return fmt.Sprintf("%.0f B/s", bps)
 }
+
+// ParseSize reads a size in bytes with binary multiples: "65536", "256K", "512M", "2G"
+// (K = 1024). A trailing "B" or "iB" is allowed.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "i")
+	var shift uint
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			shift, t = 10, t[:n-1]
+		case 'm', 'M':
+			shift, t = 20, t[:n-1]
+		case 'g', 'G':
+			shift, t = 30, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v*float64(uint64(1)<<shift) > 1<<40 {
+		return 0, fmt.Errorf("size %q: want bytes such as 256K or 512M", s)
+	}
+	return int64(v * float64(uint64(1)<<shift)), nil
+}

@@ -144,13 +144,21 @@ func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remo
 	st := d.addrs[addr]
 	st.busy = false
 	if err != nil {
-		d.n.stats.Refused++
+		d.n.refused(err)
 		d.n.log.Debug("dial failed", "addr", addr, "err", err)
 		st.rest(now)
 		return
 	}
 	st.backoff = minBackoff
 	d.n.register(d.ctx, nc, r, true, addr)
+}
+
+// refused counts a connection that failed before both handshakes completed; on the loop.
+func (n *Node) refused(err error) {
+	n.stats.Refused++
+	if errors.Is(err, peerconn.ErrNotLive) {
+		n.stats.NotLive++
+	}
 }
 
 // rest keeps the address from being dialled for its backoff, which then doubles.
@@ -224,6 +232,10 @@ func (n *Node) acceptLoop(ctx context.Context) {
 			if err != nil {
 				nc.Close()
 				n.log.Debug("incoming refused", "addr", nc.RemoteAddr(), "err", err)
+				select {
+				case n.calls <- func() { n.refused(err) }:
+				case <-ctx.Done():
+				}
 				return
 			}
 			select {

@@ -21,6 +21,7 @@ type Stats struct {
 	Accepted       int64 // incoming connections that completed the handshakes
 	Dialled        int64 // outgoing connections that completed the handshakes
 	Refused        int64 // connections refused or failed before the handshakes completed
+	NotLive        int64 // of which the other side did not speak the live extension (a plain BitTorrent client)
 	Banned         int64
 	BytesSent      int64 // all frames, closed connections included
 	BytesReceived  int64

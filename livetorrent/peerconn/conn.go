@@ -25,7 +25,13 @@ type Config struct {
 	QueueBytes   int           // outgoing bytes queued at most (default 8 MiB)
 	KeepAlive    time.Duration // send a keep-alive after this much write silence (default 60 s)
 	IdleTimeout  time.Duration // close after this much read silence (default 150 s)
-	WriteTimeout time.Duration // close when one write blocks this long (default 30 s)
+	// WriteTimeout closes the connection when one write blocks this long, or (on Linux)
+	// when sent data stays unacknowledged this long: a peer that reads nothing (default 30 s).
+	WriteTimeout time.Duration
+	// MaxFrame is the largest frame accepted, length prefix excluded (default and upper
+	// bound protocol.MaxFrameLen). A longer declared length closes the connection before
+	// any of the frame is read or allocated.
+	MaxFrame int
 	// OnDataWritten is called by the writer with the block length of each DATA frame once
 	// it is handed to the socket, so the engine can give the peer more upload credit.
 	OnDataWritten func(blockBytes int)
@@ -46,6 +52,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.MaxFrame <= 0 || c.MaxFrame > protocol.MaxFrameLen {
+		c.MaxFrame = protocol.MaxFrameLen
 	}
 }
 
@@ -125,6 +134,7 @@ func Start(nc net.Conn, local protocol.ExtHandshake, remote Remote, cfg Config,
 	c := &Conn{nc: nc, cfg: cfg, local: local, remote: remote,
 		out: make(chan outFrame, cfg.QueueFrames), urgent: make(chan outFrame, cfg.QueueFrames), closed: make(chan struct{})}
 	nc.SetDeadline(time.Time{})
+	setUserTimeout(nc, cfg.WriteTimeout)
 	c.wg.Add(2)
 	go func() { defer c.wg.Done(); c.Close(c.readLoop(deliver)) }()
 	go func() { defer c.wg.Done(); c.Close(c.writeLoop()) }()
@@ -305,6 +315,9 @@ func (c *Conn) readLoop(deliver func(Inbound) bool) error {
 		n, err := protocol.ParseFrameLen(prefix[:])
 		if err != nil {
 			return err
+		}
+		if n > c.cfg.MaxFrame {
+			return fmt.Errorf("%w: frame of %d bytes, this node accepts at most %d", protocol.ErrTooLarge, n, c.cfg.MaxFrame)
 		}
 		c.recvd.Add(int64(4 + n))
 		if n == 0 {

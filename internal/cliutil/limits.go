@@ -1,0 +1,43 @@
+package cliutil
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/livetorrent/livetorrent/internal/app"
+)
+
+// LimitFlags are the resource limits shared by the seeder and the leecher. Their defaults
+// are the engine's; each is also an environment variable.
+func LimitFlags(envPrefix string) []cli.Flag {
+	env := func(s string) []string { return []string{envPrefix + s} }
+	return []cli.Flag{
+		&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: env("MAX_PEERS")},
+		&cli.IntFlag{Name: "max-half-open", Value: 16, Usage: "most outgoing handshakes at once", EnvVars: env("MAX_HALF_OPEN")},
+		&cli.IntFlag{Name: "max-inbound", Value: 64, Usage: "most incoming handshakes at once", EnvVars: env("MAX_INBOUND")},
+		&cli.IntFlag{Name: "max-inbound-per-ip", Value: 8, Usage: "most incoming handshakes at once from one IP address", EnvVars: env("MAX_INBOUND_PER_IP")},
+		&cli.IntFlag{Name: "request-queue", Value: 256, Usage: "requests one peer may queue with us (advertised as reqq)", EnvVars: env("REQUEST_QUEUE")},
+		&cli.StringFlag{Name: "max-message", Value: "256K", Usage: "largest peer message accepted (32K..256K)", EnvVars: env("MAX_MESSAGE")},
+		&cli.Float64Flag{Name: "record-rate", Value: 16, Usage: "records and descriptors per second accepted from one peer (burst 256)", EnvVars: env("RECORD_RATE")},
+		&cli.StringFlag{Name: "window-memory", Value: "512M", Usage: "memory for the pieces of the live window; the oldest are evicted beyond it", EnvVars: env("WINDOW_MEMORY")},
+		&cli.DurationFlag{Name: "peer-idle-timeout", Value: 150e9, Usage: "close a peer connection silent this long", EnvVars: env("PEER_IDLE_TIMEOUT")},
+		&cli.DurationFlag{Name: "peer-write-timeout", Value: 30e9, Usage: "close a peer connection when a write blocks this long (a peer that reads nothing)", EnvVars: env("PEER_WRITE_TIMEOUT")},
+	}
+}
+
+// Limits reads the LimitFlags; the values are checked when the node is built.
+func Limits(c *cli.Context) (app.Limits, error) {
+	msg, err := ParseSize(c.String("max-message"))
+	if err != nil {
+		return app.Limits{}, UsageError("--max-message: %v", err)
+	}
+	mem, err := ParseSize(c.String("window-memory"))
+	if err != nil {
+		return app.Limits{}, UsageError("--window-memory: %v", err)
+	}
+	return app.Limits{
+		MaxPeers: c.Int("max-peers"), MaxHalfOpen: c.Int("max-half-open"), MaxInbound: c.Int("max-inbound"),
+		MaxInboundPerIP: c.Int("max-inbound-per-ip"), RequestQueue: c.Int("request-queue"), MaxMessage: int(msg),
+		RecordRate: c.Float64("record-rate"), WindowMemory: mem,
+		PeerIdle: c.Duration("peer-idle-timeout"), PeerWrite: c.Duration("peer-write-timeout"),
+	}, nil
+}
