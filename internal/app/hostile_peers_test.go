@@ -68,7 +68,9 @@ func (p *rawPeer) write(b []byte) error {
 	return err
 }
 
-func (p *rawPeer) send(m protocol.Message) error { return p.write(protocol.AppendLive(nil, p.liveID, m)) }
+func (p *rawPeer) send(m protocol.Message) error {
+	return p.write(protocol.AppendLive(nil, p.liveID, m))
+}
 
 // closedWithin reports whether the victim closed the connection within d.
 func (p *rawPeer) closedWithin(d time.Duration) bool {

@@ -19,12 +19,12 @@ import (
 
 // Config bounds one connection. Zero values take the defaults.
 type Config struct {
-	Upload       *rate.Limiter // shared by the connections of a node; nil = unlimited
-	Download     *rate.Limiter
-	QueueFrames  int           // outgoing frames queued at most (default 2048)
-	QueueBytes   int           // outgoing bytes queued at most (default 8 MiB)
-	KeepAlive    time.Duration // send a keep-alive after this much write silence (default 60 s)
-	IdleTimeout  time.Duration // close after this much read silence (default 150 s)
+	Upload      *rate.Limiter // shared by the connections of a node; nil = unlimited
+	Download    *rate.Limiter
+	QueueFrames int           // outgoing frames queued at most (default 2048)
+	QueueBytes  int           // outgoing bytes queued at most (default 8 MiB)
+	KeepAlive   time.Duration // send a keep-alive after this much write silence (default 60 s)
+	IdleTimeout time.Duration // close after this much read silence (default 150 s)
 	// WriteTimeout closes the connection when one write blocks this long, or (on Linux)
 	// when sent data stays unacknowledged this long: a peer that reads nothing (default 30 s).
 	WriteTimeout time.Duration
