@@ -52,14 +52,31 @@ func (pl *playState) deadline(g *segment) time.Time { return pl.anchor.Add(g.pla
 
 func (pl *playState) ours(g *segment) bool { return pl.enabled && g.rec.Rendition == pl.rendition }
 
+// playable reports whether g is the media segment of our rendition that playback uses for
+// its media sequence number (see onRecord for records that repeat a number).
+func (pl *playState) playable(g *segment) bool {
+	return pl.ours(g) && g.isMedia() && pl.bySeq[g.rec.MediaSeq] == g
+}
+
 // onRecord registers a new record of our rendition and, once tuned in, wants it.
 func (pl *playState) onRecord(s *Swarm, g *segment) {
 	if !pl.ours(g) {
 		return
 	}
 	if g.isMedia() {
-		if pl.bySeq[g.rec.MediaSeq] == nil {
+		if old := pl.bySeq[g.rec.MediaSeq]; old == nil {
 			pl.bySeq[g.rec.MediaSeq] = g
+		} else if old != g {
+			// A restarted publisher publishes its backlog again under new piece numbers.
+			// Both records stay stored and relayed; playback uses one. A complete or
+			// delivered first one stays; an incomplete one gives way, because the live
+			// publisher serves the new one while the old one's pieces may exist nowhere.
+			s.stats.DuplicateSegments++
+			if old.complete() || old.delivered {
+				return
+			}
+			pl.bySeq[g.rec.MediaSeq] = g
+			pl.unwant(s, old)
 		}
 		if pl.firstRec.IsZero() {
 			pl.firstRec = s.now
@@ -95,6 +112,19 @@ func (pl *playState) want(s *Swarm, g *segment) {
 	}
 }
 
+// unwant drops g from the wanted set and releases its requests.
+func (pl *playState) unwant(s *Swarm, g *segment) {
+	if g.wanted {
+		g.wanted = false
+		s.pick.dirty = true
+	}
+	for i, pc := range g.parts {
+		if pc != nil {
+			s.dropPartial(g, i, true)
+		}
+	}
+}
+
 func (pl *playState) wantSeg(s *Swarm, g *segment) {
 	if g.wanted || g.complete() || g.delivered || g.rec.Length > s.cfg.MaxSegmentLen {
 		return
@@ -123,7 +153,9 @@ func (pl *playState) computeOffsets(s *Swarm) {
 		g.playOffset = unreferenced
 	}
 	for _, g := range s.st.segs {
-		if !pl.ours(g) || !g.isMedia() || g.rec.MediaSeq < pl.startSeq {
+		// Media sequence numbers ascend with piece numbers; one that does not is a
+		// publisher fault and gets no deadline of its own.
+		if !pl.playable(g) || g.rec.MediaSeq < max(pl.startSeq, expect) {
 			continue
 		}
 		off += time.Duration(g.rec.MediaSeq-expect) * target
@@ -159,7 +191,7 @@ func (s *Swarm) tuneIn() {
 	var newest *segment
 	for k := len(s.st.segs) - 1; k >= 0; k-- {
 		g := s.st.segs[k]
-		if pl.ours(g) && g.isMedia() && absDur(s.now.Sub(g.rec.Published)) <= s.times.window {
+		if pl.playable(g) && absDur(s.now.Sub(g.rec.Published)) <= s.times.window {
 			newest = g
 			break
 		}
@@ -171,7 +203,7 @@ func (s *Swarm) tuneIn() {
 	expect := newest.rec.MediaSeq
 	for k := len(s.st.segs) - 1; k >= 0 && cum < s.times.latency; k-- {
 		g := s.st.segs[k]
-		if !pl.ours(g) || !g.isMedia() || g.rec.MediaSeq > expect {
+		if !pl.playable(g) || g.rec.MediaSeq > expect {
 			continue
 		}
 		cum += time.Duration(expect-g.rec.MediaSeq)*s.times.target + g.rec.Duration
@@ -188,7 +220,7 @@ func (s *Swarm) tuneIn() {
 		pl.anchor = later(pl.anchor, t)
 	}
 	for _, g := range s.st.segs {
-		if pl.ours(g) && g.isMedia() && g.rec.MediaSeq >= pl.startSeq {
+		if pl.playable(g) && g.rec.MediaSeq >= pl.startSeq {
 			pl.want(s, g)
 		}
 	}
@@ -296,15 +328,7 @@ func (s *Swarm) skip(seq uint64, g *segment, reason string) {
 	if g != nil {
 		d.Record = &g.rec
 		g.delivered = true
-		if g.wanted {
-			g.wanted = false
-			s.pick.dirty = true
-		}
-		for i, pc := range g.parts {
-			if pc != nil {
-				s.dropPartial(g, i, true) // its requests are no longer needed
-			}
-		}
+		s.play.unwant(s, g) // its requests are no longer needed
 	}
 	s.stats.SegmentsSkipped++
 	s.out = append(s.out, Action{Kind: ActSkip, Delivery: d})
@@ -317,9 +341,10 @@ func (pl *playState) onEvict(s *Swarm, g *segment) {
 		return
 	}
 	seq := g.rec.MediaSeq
-	if pl.bySeq[seq] == g {
-		delete(pl.bySeq, seq)
+	if pl.bySeq[seq] != g {
+		return // a duplicate playback never used
 	}
+	delete(pl.bySeq, seq)
 	if !pl.tuned || pl.ended || g.delivered || seq < pl.next {
 		return
 	}

@@ -31,6 +31,7 @@ type Stats struct {
 	RecordsAccepted        int64
 	IgnoredRecords         int64 // stale, replayed, future or unverifiable records
 	ConflictingRecords     int64 // different bytes for stored pieces: a publisher fault
+	DuplicateSegments      int64 // media records repeating a kept record's media sequence (a restarted publisher): not played
 	IgnoredDescriptors     int64
 	StaleDescriptors       int64 // older than the descriptor the DHT item names
 	ConflictingDescriptors int64
@@ -58,6 +59,9 @@ type Stats struct {
 	// Propagation[k] counts those at most PropagationBounds[k]; the last entry, the rest.
 	Propagation    [len(PropagationBounds) + 1]int64
 	PropagationSum time.Duration
+	// NewestPublished is the publication time of the newest media segment completed here:
+	// how fresh what this node holds is.
+	NewestPublished time.Time
 
 	WindowFirst, WindowEnd uint64
 	StoreBytes             int64
@@ -80,6 +84,9 @@ func (s *Swarm) observePropagation(g *segment) {
 	}
 	s.stats.Propagation[k]++
 	s.stats.PropagationSum += d
+	if g.rec.Published.After(s.stats.NewestPublished) {
+		s.stats.NewestPublished = g.rec.Published
+	}
 }
 
 // Playback reports, for a viewer that has started playing, how much media is ready ahead
