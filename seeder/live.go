@@ -123,8 +123,11 @@ func (in *Ingest) noteChange(st *liveState, pl *mediaPlaylist, changed bool, now
 
 // selectNew returns the segments of pl still to handle, and whether the origin restarted
 // its numbering. A gap between st.next and the first of them is media that fell out of the
-// playlist before it was fetched.
-func (st *liveState) selectNew(pl *mediaPlaylist, backlog time.Duration) (todo []playlistSegment, reset bool) {
+// playlist before it was fetched, or media older than catchUp: a playlist that grows by
+// hundreds of segments at once (an origin that was stuck, or a faulty one) is not fetched
+// in full, only its newest catchUp of media, because older segments would be out of the
+// peers' window before they were published.
+func (st *liveState) selectNew(pl *mediaPlaylist, backlog, catchUp time.Duration) (todo []playlistSegment, reset bool) {
 	segs := pl.segments
 	defer func() { st.prevFirst = segs[0].seq }()
 	switch {
@@ -139,7 +142,10 @@ func (st *liveState) selectNew(pl *mediaPlaylist, backlog time.Duration) (todo [
 	for i < len(segs) && segs[i].seq < st.next {
 		i++
 	}
-	return segs[i:], false
+	if i == len(segs) {
+		return nil, false
+	}
+	return backlogTail(segs[i:], catchUp), false
 }
 
 // backlogTail returns the newest segment and the older ones while the media after them
@@ -177,7 +183,7 @@ func (in *Ingest) handleLive(ctx context.Context, st *liveState, pl *mediaPlayli
 		}
 		return pl.ended
 	}
-	todo, reset := st.selectNew(pl, in.backlog(pl.target))
+	todo, reset := st.selectNew(pl, in.backlog(pl.target), in.cfg.WindowDuration)
 	if reset {
 		in.log.Warn("media sequence restarted at the origin (encoder restart?); continuing the published numbering after a discontinuity",
 			"origin_media_seq", todo[0].seq, "last_published", st.lastPubSeq)
