@@ -43,12 +43,22 @@ func loadDHTState(path string) (id *krpc.ID, nodes []netip.AddrPort, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	id, nodes, err = parseDHTState(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return id, nodes, nil
+}
+
+// parseDHTState decodes a state file's bytes, keeping at most maxStateNodes usable node
+// addresses; an id that is not 40 hex digits is dropped, not an error.
+func parseDHTState(b []byte) (id *krpc.ID, nodes []netip.AddrPort, err error) {
 	if len(b) > maxStateFile {
-		return nil, nil, fmt.Errorf("%s: larger than %d bytes", path, maxStateFile)
+		return nil, nil, fmt.Errorf("larger than %d bytes", maxStateFile)
 	}
 	var st dhtState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
 	}
 	if raw, err := hex.DecodeString(st.ID); err == nil && len(raw) == 20 {
 		id = new(krpc.ID)
