@@ -76,7 +76,7 @@ func FuzzConnRead(f *testing.F) {
 	f.Add(live(protocol.Have{First: 100, Count: 3}))
 	f.Add(append(live(protocol.Request{BlockRef: protocol.BlockRef{Piece: 7, Offset: 16384, Length: 16384}}), 0, 0, 0, 0))
 	f.Add(append(protocol.AppendSimple(nil, 2), live(protocol.Cancel{BlockRef: protocol.BlockRef{Piece: 1, Length: 1}})...))
-	f.Add([]byte{0, 0, 0, 3, 20, 2, 'x'}) // a ut_pex payload
+	f.Add([]byte{0, 0, 0, 3, 20, 2, 'x'})    // a ut_pex payload
 	f.Add([]byte{0, 0, 0, 5, 4, 0, 0, 0, 1}) // BEP 3 HAVE: not used by live peers
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
