@@ -33,6 +33,25 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d\n%s", c.args, code, c.want, out)
 		}
 	}
+	// Limits out of their bounds are refused before anything starts.
+	link := "magnet:?xs=urn:btpk:" + strings.Repeat("ab", 32) + "&x.pe=127.0.0.1:1"
+	for _, c := range []struct {
+		args []string
+		want int
+		says string
+	}{
+		{[]string{"--max-message", "1K"}, cliutil.ExitConfig, "max message"},
+		{[]string{"--max-message", "lots"}, cliutil.ExitUsage, "--max-message"},
+		{[]string{"--request-queue", "100000"}, cliutil.ExitConfig, "request queue"},
+		{[]string{"--peer-idle-timeout", "10ms"}, cliutil.ExitConfig, "idle timeout"},
+		{[]string{"--window-memory", "1M"}, cliutil.ExitConfig, "window memory"},
+		{[]string{"--max-inbound-per-ip", "-1"}, cliutil.ExitConfig, "per IP"},
+	} {
+		args := append(append([]string{"--dht=false"}, c.args...), link)
+		if code, out := runCLI(t, args...); code != c.want || !strings.Contains(out, c.says) {
+			t.Errorf("%v: exit %d, want %d saying %q\n%s", c.args, code, c.want, c.says, out)
+		}
+	}
 	if code, out := runCLI(t, "--help"); code != 0 || !strings.Contains(out, "| mpv -") {
 		t.Errorf("help: %d\n%s", code, out)
 	}
