@@ -74,6 +74,12 @@ type Config struct {
 	// Seed seeds the core's pseudo-random choices (origin jitter): the driver passes a
 	// random value, simulations a fixed one.
 	Seed uint64
+	// NoPayload is for simulators only: nothing is verified. Pieces are carried as
+	// lengths: the core keeps no piece bytes, sends DATA blocks of zero bytes with the
+	// right length, takes any DATA or origin data of the right length as the genuine
+	// piece, skips record signatures, and delivers segments without bytes. It lets one
+	// process run thousands of cores; no command or application sets it.
+	NoPayload bool
 
 	// Limits.
 	TickInterval    time.Duration // housekeeping period while peers are connected (default 100 ms)

@@ -201,7 +201,7 @@ func (s *Swarm) onOriginData(e OriginData) {
 		err = ErrBadData
 	}
 	if err == nil {
-		err = g.rec.VerifyPiece(e.Piece, e.Data)
+		err = s.dataValid(g, i, e.Data)
 	}
 	if err != nil {
 		s.stats.OriginFailures++
@@ -211,7 +211,7 @@ func (s *Swarm) onOriginData(e OriginData) {
 		return
 	}
 	s.st.ensureData(g)
-	copy(g.pieceBytes(i, s.ps), e.Data)
+	s.st.writeBlock(g, g.rec.PieceOffset(e.Piece, s.ps), e.Data)
 	s.stats.BytesFromOrigin += int64(len(e.Data))
 	s.markVerified(g, i)
 }

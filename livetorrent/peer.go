@@ -90,6 +90,7 @@ type fifo struct {
 type queued struct {
 	ref protocol.BlockRef
 	seq uint64
+	at  time.Time // when it arrived
 }
 
 func (q *fifo) len() int      { return len(q.buf) - q.head }
@@ -171,6 +172,10 @@ func (s *Swarm) sendInitialState(p *peer) {
 	if len(segs) > maxInitialRecords {
 		segs = segs[len(segs)-maxInitialRecords:]
 	}
+	leaf := s.leaf() && !p.seeder // a leaf leaves records and HAVEs to the peers that relay
+	if leaf {
+		segs = nil
+	}
 	for _, g := range segs {
 		s.send(p, protocol.RecordMsg{Raw: g.raw})
 		g.knownBy.set(p.slot)
@@ -183,6 +188,9 @@ func (s *Swarm) sendInitialState(p *peer) {
 	s.windowSentFrom = max(s.windowSentFrom, w.First)
 	if s.cfg.Role == RolePublisher {
 		s.pubAnnouncePublic(p)
+		return
+	}
+	if leaf {
 		return
 	}
 	s.st.heldRuns(w.First, w.End, func(first, end uint64) {
@@ -295,6 +303,7 @@ func (s *Swarm) onHave(p *peer, h protocol.Have) {
 		return
 	}
 	useful := false
+	s.heardHave(p, first, end) // it holds their records
 	p.have.add(first, end, func(a, b uint64) {
 		s.addAvail(a, b, 1)
 		if !useful && s.cfg.Role == RoleViewer && s.wantsAny(a, b) {

@@ -211,6 +211,9 @@ func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent bool) []*peer 
 				(pc != nil && (pc.avoids(q.h) || bs.requestedFrom(q))) {
 				continue
 			}
+			if !urgent && g.avail[i] > 1 && s.rationing(q) {
+				continue // others hold it: do not queue for a refusal
+			}
 			if at := s.expectedAt(q, blen); best < 0 || at.Before(bestAt) {
 				best, bestAt = k, at
 			}
@@ -434,4 +437,22 @@ func (s *Swarm) updateRates(p *peer) {
 	if len(p.have.spans) > 0 && p.have.spans[0].first < s.st.evictedTo {
 		p.have.removeBelow(s.st.evictedTo, func(a, b uint64) {}) // pieces we no longer track
 	}
+}
+
+// rationing reports whether p behaves as the seeder: flagged as such, or a peer that never
+// downloaded from us and refused us a piece recently. It rations what it uploads, so a piece
+// others hold is not asked of it unless urgent (its refusal would cost a round trip).
+func (s *Swarm) rationing(p *peer) bool {
+	if p.seeder {
+		return true
+	}
+	if p.bytesUp > 0 {
+		return false
+	}
+	for _, b := range p.backoff {
+		if s.now.Before(b.until.Add(2 * time.Second)) {
+			return true
+		}
+	}
+	return false
 }

@@ -115,16 +115,30 @@ func (s *Swarm) onPublish(e Publish) {
 	g.nVerified = len(g.verified)
 	s.stats.PiecesPublished += int64(len(g.verified))
 	s.pub.err = nil
-	s.relayRecord(g)
+	// The record goes first to the peers the pieces are announced to (pubAnnounceNew); the
+	// viewers relay it, and the others get it from us at the latest with the public HAVE,
+	// so that our uplink carries the first copies of the pieces instead of 50 records.
 	s.pubAnnounceNew(g)
 	s.enforceWindowLimits()
+}
+
+// isLeaf reports whether p advertised an upload capacity below leafShare of rate.
+func isLeaf(p *peer, rate float64) bool {
+	return p.ext.UploadHint > 0 && float64(p.ext.UploadHint) < leafShare*rate
 }
 
 // pubRank orders peers by how well the pieces we gave them spread (credit from HAVEs of
 // other peers), then advertised capacity, then slot.
 func (s *Swarm) pubRank() []*peer {
 	r := append(s.pub.rank[:0], s.peers...)
+	rate := s.streamRate()
 	slices.SortStableFunc(r, func(a, b *peer) int {
+		if la, lb := isLeaf(a, rate), isLeaf(b, rate); la != lb {
+			if la {
+				return 1
+			}
+			return -1
+		}
 		if c := cmp.Compare(b.spread, a.spread); c != 0 {
 			return c
 		}
@@ -147,10 +161,17 @@ func (s *Swarm) pubAnnounceNew(g *segment) {
 	if len(ranked) == 0 {
 		return
 	}
-	k := min(s.cfg.PublisherCopies, len(ranked))
-	pool := ranked[:max(k, (len(ranked)+1)/2)]
-	if rest := len(ranked) - len(pool); rest > 0 {
-		pool[len(pool)-1] = ranked[len(pool)+s.pub.explore%rest]
+	// Peers that advertise an uplink far below the stream's bitrate could not relay what
+	// they are given: they are never fed first.
+	rate := s.streamRate()
+	relays := ranked
+	for len(relays) > 1 && isLeaf(relays[len(relays)-1], rate) {
+		relays = relays[:len(relays)-1]
+	}
+	k := min(s.cfg.PublisherCopies, len(relays))
+	pool := relays[:max(k, (len(relays)+1)/2)]
+	if rest := len(relays) - len(pool); rest > 0 {
+		pool[len(pool)-1] = relays[len(pool)+s.pub.explore%rest]
 		s.pub.explore++
 	}
 	m := len(pool)
@@ -163,6 +184,7 @@ func (s *Swarm) pubAnnounceNew(g *segment) {
 		for j := 0; j < k; j++ {
 			p := pool[(c+s.pub.rr+j*stride)%m]
 			if p.publicTo <= first { // not covered by a public announcement already
+				s.sendRecord(p, g)
 				s.send(p, protocol.Have{First: first, Count: uint32(end - first)})
 			}
 		}
@@ -196,6 +218,9 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 		if len(pp.to) < maxPubTo {
 			pp.to = append(pp.to, p.h)
 		}
+		// Count p as a holder now: a viewer does not announce a piece to a peer that
+		// announced it (ours were private), so its HAVE may never come.
+		p.have.add(piece, piece+1, func(a, b uint64) { s.addAvail(a, b, 1) })
 		s.stats.PublisherCopies++
 		return true
 	}
@@ -227,8 +252,12 @@ func (s *Swarm) pubBacklogged() bool {
 			queued += q.queue.len() * protocol.BlockSize
 		}
 	}
-	return queued+s.upl.inflight >= s.uploadBudget()
+	return queued+s.upl.inflight >= max(pubBacklog, s.uploadBudget())
 }
+
+// pubBacklog is the least backlog pubBacklogged tolerates: a few blocks, so that a slow
+// uplink still grants an insistent requester a whole piece or two at a time.
+const pubBacklog = 4 * protocol.BlockSize
 
 // pubCredit credits the peers we uploaded pieces [a, b) to when another peer announces
 // them: their copies are spreading.
@@ -331,6 +360,7 @@ func (s *Swarm) pubAnnouncePublic(p *peer) {
 	from := max(p.publicTo, s.st.window().First)
 	if from < end {
 		s.st.heldRuns(from, end, func(a, b uint64) {
+			s.sendRecords(p, a, b)
 			s.send(p, protocol.Have{First: a, Count: uint32(b - a)})
 		})
 	}

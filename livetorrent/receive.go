@@ -106,7 +106,7 @@ func (s *Swarm) onData(p *peer, d protocol.Data) {
 		s.stats.BytesWasted += int64(n)
 		return
 	}
-	copy(g.data[g.rec.PieceOffset(d.Piece, s.ps)+uint64(d.Offset):], d.Block)
+	s.st.writeBlock(g, g.rec.PieceOffset(d.Piece, s.ps)+uint64(d.Offset), d.Block)
 	bs.got, bs.from = true, p.h
 	pc.nGot++
 	if bs.nreq == 0 {
@@ -120,7 +120,7 @@ func (s *Swarm) onData(p *peer, d protocol.Data) {
 
 // pieceAssembled verifies a piece whose blocks have all arrived.
 func (s *Swarm) pieceAssembled(g *segment, i int) {
-	if err := g.rec.VerifyPiece(g.piece(i), g.pieceBytes(i, s.ps)); err == nil {
+	if err := s.pieceValid(g, i); err == nil {
 		s.countSources(g, i)
 		s.markVerified(g, i)
 		return

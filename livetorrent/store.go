@@ -109,6 +109,7 @@ type store struct {
 	newest    time.Time
 	last      *segment // lookup cache
 	freeParts []*partial
+	noPayload bool // Config.NoPayload: segment bytes are counted, never allocated
 }
 
 // find returns the segment holding piece p.
@@ -179,12 +180,64 @@ func (st *store) putPartial(pc *partial) {
 	}
 }
 
-// ensureData allocates the segment's buffer.
+// ensureData allocates the segment's buffer. Under Config.NoPayload the buffer is empty
+// (but not nil, which marks it counted): the bytes are accounted as if held, so eviction
+// by MaxStoreBytes behaves the same.
 func (st *store) ensureData(g *segment) {
 	if g.data == nil {
-		g.data = make([]byte, g.rec.Length)
+		if st.noPayload {
+			g.data = []byte{}
+		} else {
+			g.data = make([]byte, g.rec.Length)
+		}
 		st.bytes += int64(g.rec.Length)
 	}
+}
+
+// writeBlock copies a received block into the segment at byte off (nothing to keep
+// under Config.NoPayload).
+func (st *store) writeBlock(g *segment, off uint64, b []byte) {
+	if !st.noPayload {
+		copy(g.data[off:], b)
+	}
+}
+
+// uploadBlock returns the bytes of [off, end) of a held segment for a DATA message.
+func (st *store) uploadBlock(g *segment, off, end uint64) []byte {
+	if st.noPayload {
+		return zeroBlock[: end-off : end-off]
+	}
+	return g.data[off:end:end]
+}
+
+// zeroBlock is what every DATA block carries under Config.NoPayload: only the length
+// counts. It is never written.
+var zeroBlock [protocol.BlockSize]byte
+
+// pieceValid verifies assembled piece i of g against its record's hash (taken as valid
+// under Config.NoPayload, where there are no bytes).
+func (s *Swarm) pieceValid(g *segment, i int) error {
+	if s.cfg.NoPayload {
+		return nil
+	}
+	return g.rec.VerifyPiece(g.piece(i), g.pieceBytes(i, s.ps))
+}
+
+// dataValid verifies data as piece i of g (its length was checked by the caller).
+func (s *Swarm) dataValid(g *segment, i int, data []byte) error {
+	if s.cfg.NoPayload {
+		return nil
+	}
+	return g.rec.VerifyPiece(g.piece(i), data)
+}
+
+// recordValid checks a record's signature and consistency with the descriptor (skipped
+// under Config.NoPayload: a simulator's records are its own).
+func (s *Swarm) recordValid(r *protocol.Record) error {
+	if s.cfg.NoPayload {
+		return nil
+	}
+	return r.Verify(s.desc)
 }
 
 // spanOfHeld calls fn for each maximal run of verified pieces within [first, end), across

@@ -38,6 +38,7 @@ type Swarm struct {
 	origin originState
 	up     chokeState
 	upl    uploadState
+	rel    relayState
 
 	nextTick       time.Time
 	wakeSent       time.Time
@@ -54,6 +55,7 @@ func New(cfg Config) (*Swarm, error) {
 		return nil, err
 	}
 	s := &Swarm{cfg: cfg, byHandle: make(map[PeerHandle]*peer)}
+	s.st.noPayload = cfg.NoPayload
 	s.play.bySeq = make(map[uint64]*segment)
 	return s, nil
 }
@@ -168,6 +170,7 @@ func (s *Swarm) finish() {
 func (s *Swarm) housekeeping() {
 	s.evict()
 	s.updateUploadRate()
+	s.relaySweep()
 	slow := s.now.Sub(s.lastSlow) >= slowTick
 	if slow {
 		s.lastSlow = s.now
@@ -260,10 +263,10 @@ func (s *Swarm) wantFill(p *peer) {
 	s.fillFor = append(s.fillFor, p)
 }
 
-// announceVerified sends one HAVE per run of adjacent pieces verified in this call to every
-// peer, including those that hold the pieces: the publisher measures how its pieces spread
-// from them. (A viewer relays at once; the publisher announces its own pieces by its upload
-// policy instead.)
+// announceVerified sends one HAVE per run of adjacent pieces verified in this call to the
+// peers that lack some of it, and always to the seeder, which measures how its pieces
+// spread (announceRun). (A viewer relays at once; the publisher announces its own pieces
+// by its upload policy instead.)
 func (s *Swarm) announceVerified() {
 	v := s.verifiedNow
 	if len(v) == 0 {
@@ -279,7 +282,7 @@ func (s *Swarm) announceVerified() {
 		for j < len(v) && v[j] == v[j-1]+1 && j-i < protocol.MaxHaveCount {
 			j++
 		}
-		s.broadcast(protocol.Have{First: v[i], Count: uint32(j - i)})
+		s.announceRun(v[i], v[j-1]+1)
 		i = j
 	}
 }

@@ -27,7 +27,7 @@ func (s *Swarm) uploadBudget() int {
 	if s.cfg.UploadInFlight == unlimitedInFlight {
 		return unlimitedInFlight
 	}
-	return max(4*protocol.BlockSize, int(s.upl.rate*s.cfg.UploadQueueDelay.Seconds()))
+	return max(protocol.BlockSize, int(s.upl.rate*s.cfg.UploadQueueDelay.Seconds()))
 }
 
 func (s *Swarm) onWritten(p *peer, n int) {
@@ -64,7 +64,7 @@ func (s *Swarm) onRequest(p *peer, r protocol.BlockRef) {
 		return
 	}
 	s.upl.seq++
-	p.queue.push(queued{ref: r, seq: s.upl.seq})
+	p.queue.push(queued{ref: r, seq: s.upl.seq, at: s.now})
 	s.pump(p)
 }
 
@@ -103,6 +103,9 @@ func (s *Swarm) admitRequest(p *peer, r protocol.BlockRef) (protocol.RejectReaso
 	if s.cfg.Role == RolePublisher && !s.pubAllow(p, g, g.index(r.Piece)) {
 		return protocol.RejectUnspecified, false
 	}
+	if s.cfg.Role == RoleViewer && s.relayBusy(p, r.Piece) {
+		return protocol.RejectUnspecified, false
+	}
 	return 0, true
 }
 
@@ -131,7 +134,7 @@ func (s *Swarm) pumpAll() {
 				k--
 				continue
 			}
-			if p.inflight < s.cfg.UploadInFlight && (best < 0 || p.queue.front().seq < u.waiting[best].queue.front().seq) {
+			if p.inflight < s.cfg.UploadInFlight && (best < 0 || s.servesBefore(p, u.waiting[best])) {
 				best = k
 			}
 		}
@@ -151,7 +154,7 @@ func (s *Swarm) serveOne(p *peer) {
 	}
 	off := g.rec.PieceOffset(r.Piece, s.ps) + uint64(r.Offset)
 	end := off + uint64(r.Length)
-	s.send(p, protocol.Data{Piece: r.Piece, Offset: r.Offset, Block: g.data[off:end:end]})
+	s.send(p, protocol.Data{Piece: r.Piece, Offset: r.Offset, Block: s.st.uploadBlock(g, off, end)})
 	n := int(r.Length)
 	p.inflight += n
 	s.upl.inflight += n

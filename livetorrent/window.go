@@ -98,7 +98,7 @@ func (s *Swarm) onRecord(p *peer, raw []byte) {
 		s.stats.IgnoredRecords++
 		return
 	}
-	if err := rec.Verify(s.desc); err != nil {
+	if err := s.recordValid(&rec); err != nil {
 		if errors.Is(err, protocol.ErrBadSignature) || errors.Is(err, protocol.ErrWrongStream) {
 			s.closePeer(p, true, ErrBadSignature, "record: %v", err)
 		} else {
@@ -107,7 +107,7 @@ func (s *Swarm) onRecord(p *peer, raw []byte) {
 		return
 	}
 	if g := s.acceptRecord(&rec, raw, p); g != nil {
-		s.relayRecord(g)
+		s.recordAccepted(g)
 	}
 }
 
@@ -201,7 +201,7 @@ func (s *Swarm) evictFirst() {
 	s.st.last = nil
 	s.st.evictedTo = max(s.st.evictedTo, g.rec.EndPiece())
 	if g.data != nil {
-		s.st.bytes -= int64(len(g.data))
+		s.st.bytes -= int64(g.rec.Length) // what ensureData or Publish counted
 	}
 	s.stats.SegmentsEvicted++
 	// Release requests for its pieces: the blocks will never be needed.
@@ -227,5 +227,5 @@ func (s *Swarm) windowTick() {
 		return
 	}
 	s.windowSentFrom, s.windowSentAt = w.First, s.now
-	s.broadcast(w)
+	s.announceWindow(w)
 }

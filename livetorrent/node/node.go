@@ -87,6 +87,10 @@ type Node struct {
 
 // New prepares a node; it binds the listener at once so Addr is known before Run.
 func New(cfg Config) (*Node, error) {
+	if cfg.Swarm.NoPayload {
+		// A node talks to real peers: it must verify everything it receives.
+		return nil, errors.New("node: Config.Swarm.NoPayload is for simulators only")
+	}
 	if cfg.MaxHalfOpen <= 0 {
 		cfg.MaxHalfOpen = 16
 	}
