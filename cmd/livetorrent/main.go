@@ -1,5 +1,6 @@
 // Command livetorrent holds the project's tools; "demo" runs a whole swarm on one machine,
-// "bench" measures a swarm against plain HLS on one machine.
+// "bench" measures a swarm against plain HLS on one machine, "sim" simulates thousands of
+// viewers in virtual time.
 package main
 
 import (
@@ -65,7 +66,7 @@ Examples:
 					Every: 2 * time.Second, Out: stdout, Logger: log, Metrics: c.String("metrics")})
 				return err
 			},
-		}, benchCommand(stdout, stderr)},
+		}, benchCommand(stdout, stderr), simCommand(stdout, stderr)},
 	}
 }
 

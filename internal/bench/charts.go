@@ -117,13 +117,22 @@ func stallsChart(rep *Report) []byte {
 	}
 	p := newPlot(fmt.Sprintf("Stalls per viewer (in all: LiveTorrent %d, HTTP only %d)", rep.Summary.SwarmStalls, rep.Summary.BaselineStalls),
 		"viewer", "stalls", span{0, float64(max(len(rep.Viewers), 1))}, span{0, top})
+	baseline := rep.Config.Source != SourceSimulation // a simulation has no baseline clients
 	for i, v := range rep.Viewers {
 		x := float64(i)
+		if !baseline {
+			if v.Swarm.Stalls > 0 { // bars of height 0 only weigh down a chart of thousands
+				p.bar(x+0.1, x+0.9, float64(v.Swarm.Stalls), colorSeeder)
+			}
+			continue
+		}
 		p.bar(x+0.1, x+0.5, float64(v.Swarm.Stalls), colorSeeder)
 		p.bar(x+0.5, x+0.9, float64(v.Baseline.Stalls), colorBaseline)
 	}
 	p.key("LiveTorrent viewer", colorSeeder)
-	p.key("HTTP-only client", colorBaseline)
+	if baseline {
+		p.key("HTTP-only client", colorBaseline)
+	}
 	return p.svg()
 }
 
