@@ -123,7 +123,7 @@ func (q *fifo) remove(r protocol.BlockRef) bool {
 func (q *fifo) clear() { q.buf, q.head = q.buf[:0], 0 }
 
 func (s *Swarm) onPeerUp(e PeerUp) {
-	if s.byHandle[e.Peer] != nil {
+	if s.peerFor(e.Peer) != nil {
 		return
 	}
 	if len(s.peers) >= s.cfg.MaxPeers {
@@ -222,6 +222,9 @@ func (s *Swarm) dropPeer(p *peer) {
 		}
 	}
 	delete(s.byHandle, p.h)
+	if slot := &s.recent[uint64(p.h)%uint64(len(s.recent))]; *slot == p {
+		*slot = nil
+	}
 	for _, g := range s.st.segs {
 		g.knownBy.clear(p.slot)
 	}

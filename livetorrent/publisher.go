@@ -276,7 +276,7 @@ func (s *Swarm) pubCredit(from *peer, a, b uint64) {
 			}
 			share := 1 / float64(len(to))
 			for _, h := range to {
-				if q := s.byHandle[h]; q != nil {
+				if q := s.peerFor(h); q != nil {
 					q.spread += share
 				}
 			}

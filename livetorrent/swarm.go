@@ -21,6 +21,9 @@ type Swarm struct {
 	st       store
 	peers    []*peer // connection order; iteration order must be deterministic
 	byHandle map[PeerHandle]*peer
+	// recent caches byHandle by the handle's low bits: most events are for one of a few
+	// dozen connected peers, and a map lookup per event showed in profiles.
+	recent [64]*peer
 	slots    []int // free peer slots
 	nslots   int
 
@@ -96,19 +99,19 @@ func (s *Swarm) Handle(now time.Time, ev Event) []Action {
 	case PeerUp:
 		s.onPeerUp(e)
 	case PeerDown:
-		if p := s.byHandle[e.Peer]; p != nil {
+		if p := s.peerFor(e.Peer); p != nil {
 			s.dropPeer(p)
 		}
 	case Received:
-		if p := s.byHandle[e.Peer]; p != nil {
+		if p := s.peerFor(e.Peer); p != nil {
 			s.onMessage(p, e.Msg)
 		}
 	case ControlReceived:
-		if p := s.byHandle[e.Peer]; p != nil {
+		if p := s.peerFor(e.Peer); p != nil {
 			s.onControl(p, e.Kind)
 		}
 	case Written:
-		if p := s.byHandle[e.Peer]; p != nil {
+		if p := s.peerFor(e.Peer); p != nil {
 			s.onWritten(p, e.Bytes)
 		}
 	case Tick:
@@ -228,7 +231,17 @@ func (s *Swarm) wakeBy(t time.Time) {
 }
 
 // peerFor returns the connected peer with handle h.
-func (s *Swarm) peerFor(h PeerHandle) *peer { return s.byHandle[h] }
+func (s *Swarm) peerFor(h PeerHandle) *peer {
+	slot := &s.recent[uint64(h)%uint64(len(s.recent))]
+	if p := *slot; p != nil && p.h == h {
+		return p
+	}
+	p := s.byHandle[h]
+	if p != nil {
+		*slot = p
+	}
+	return p
+}
 
 func (s *Swarm) send(p *peer, m protocol.Message) {
 	s.out = append(s.out, Action{Kind: ActSend, Peer: p.h, Msg: m})
