@@ -24,8 +24,8 @@ type Swarm struct {
 	// recent caches byHandle by the handle's low bits: most events are for one of a few
 	// dozen connected peers, and a map lookup per event showed in profiles.
 	recent [64]*peer
-	slots    []int // free peer slots
-	nslots   int
+	slots  []int // free peer slots
+	nslots int
 
 	now time.Time
 	out []Action
