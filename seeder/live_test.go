@@ -169,10 +169,7 @@ func TestSegmentFaults(t *testing.T) {
 				}
 			})
 			run := runIngest(t, in)
-			rec.waitFor(t, func() bool {
-				ms := rec.media()
-				return len(ms) > 0 && ms[len(ms)-1].rec.MediaSeq >= 9
-			}, "media sequence 9")
+			waitForSeq(t, rec, 9)
 			run.stop(t)
 			checkPublished(t, rec, testKey(1))
 			if !lb.has(tc.want) {

@@ -65,10 +65,7 @@ func TestSegmentReplacedUnderSameURI(t *testing.T) {
 	rec := newRecorder()
 	in, _ := newTestIngest(t, o.URL(), clk, rec, nil)
 	run := runIngest(t, in)
-	rec.waitFor(t, func() bool {
-		ms := rec.media()
-		return len(ms) > 0 && ms[len(ms)-1].rec.MediaSeq >= 9
-	}, "media sequence 9")
+	waitForSeq(t, rec, 9)
 	run.stop(t)
 	checkPublished(t, rec, testKey(1))
 	requireContiguous(t, rec.media())
@@ -108,10 +105,7 @@ func TestPlaylistGrowsByHundreds(t *testing.T) {
 	rec := newRecorder()
 	in, lb := newTestIngest(t, o.URL(), clk, rec, func(c *Config) { c.WindowDuration = 30 * time.Second })
 	run := runIngest(t, in)
-	rec.waitFor(t, func() bool {
-		ms := rec.media()
-		return len(ms) > 0 && ms[len(ms)-1].rec.MediaSeq >= jump+8
-	}, "segments after the jump")
+	waitForSeq(t, rec, jump+8)
 	run.stop(t)
 	checkPublished(t, rec, testKey(1))
 	if !jumped {
@@ -176,10 +170,7 @@ func TestSlowDripOrigin(t *testing.T) {
 	rec := newRecorder()
 	in, lb := newTestIngest(t, o.URL(), clk, rec, func(c *Config) { c.RequestTimeout = 300 * time.Millisecond })
 	run := runIngest(t, in)
-	rec.waitFor(t, func() bool {
-		ms := rec.media()
-		return len(ms) > 0 && ms[len(ms)-1].rec.MediaSeq >= 9
-	}, "media sequence 9")
+	waitForSeq(t, rec, 9)
 	run.stop(t)
 	checkPublished(t, rec, testKey(1))
 	st := in.Stats()
@@ -194,4 +185,13 @@ func TestSlowDripOrigin(t *testing.T) {
 	if st.Skipped != 1 || st.SegmentErrors != 3 || st.PlaylistErrors != 2 || !lb.has("timed out") {
 		t.Fatalf("stats %+v: want 2 playlist errors, 3 failed attempts at segment 5 and it skipped", st)
 	}
+}
+
+// waitForSeq waits until a media record with sequence seq or later is published.
+func waitForSeq(t *testing.T, rec *recorder, seq uint64) {
+	t.Helper()
+	rec.waitFor(t, func() bool {
+		ms := rec.media()
+		return len(ms) > 0 && ms[len(ms)-1].rec.MediaSeq >= seq
+	}, "media sequence %d", seq)
 }

@@ -9,24 +9,12 @@ import (
 // ParseRate reads a rate in bytes per second: "0" (unlimited), "750000", "500k", "2M",
 // "1.5M", "1G" (SI multiples). A trailing "B/s" or "/s" is allowed.
 func ParseRate(s string) (int, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "B")
-	mult := 1.0
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k', 'K':
-			mult, t = 1e3, t[:n-1]
-		case 'm', 'M':
-			mult, t = 1e6, t[:n-1]
-		case 'g', 'G':
-			mult, t = 1e9, t[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*mult > 1e12 {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "/s"), "B")
+	v, ok := parseScaled(t, 1e3, 1e12)
+	if !ok {
 		return 0, UsageError("rate %q: want bytes per second such as 750k or 2M", s)
 	}
-	return int(v * mult), nil
+	return int(v), nil
 }
 
 // FormatRate writes bytes per second for humans.
@@ -43,22 +31,31 @@ func FormatRate(bps float64) string {
 // ParseSize reads a size in bytes with binary multiples: "65536", "256K", "512M", "2G"
 // (K = 1024). A trailing "B" or "iB" is allowed.
 func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "i")
-	var shift uint
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "B"), "i")
+	v, ok := parseScaled(t, 1024, 1<<40)
+	if !ok {
+		return 0, fmt.Errorf("size %q: want bytes such as 256K or 512M", s)
+	}
+	return int64(v), nil
+}
+
+// parseScaled reads a non-negative number with an optional k, M or G suffix, each a
+// factor of unit over the one before, and refuses results above limit.
+func parseScaled(t string, unit, limit float64) (float64, bool) {
+	mult := 1.0
 	if n := len(t); n > 0 {
 		switch t[n-1] {
 		case 'k', 'K':
-			shift, t = 10, t[:n-1]
+			mult, t = unit, t[:n-1]
 		case 'm', 'M':
-			shift, t = 20, t[:n-1]
+			mult, t = unit*unit, t[:n-1]
 		case 'g', 'G':
-			shift, t = 30, t[:n-1]
+			mult, t = unit*unit*unit, t[:n-1]
 		}
 	}
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*float64(uint64(1)<<shift) > 1<<40 {
-		return 0, fmt.Errorf("size %q: want bytes such as 256K or 512M", s)
+	if err != nil || v < 0 || v*mult > limit {
+		return 0, false
 	}
-	return int64(v * float64(uint64(1)<<shift)), nil
+	return v * mult, true
 }
