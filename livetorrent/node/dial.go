@@ -153,11 +153,12 @@ func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remo
 	d.n.register(d.ctx, nc, r, true, addr)
 }
 
-// refused counts a connection that failed before both handshakes completed; on the loop.
+// refused counts a connection that failed before both handshakes completed. It runs on
+// handshake goroutines too, so a flood of failed handshakes costs the loop nothing.
 func (n *Node) refused(err error) {
-	n.stats.Refused++
+	n.handshakeFailures.Add(1)
 	if errors.Is(err, peerconn.ErrNotLive) {
-		n.stats.NotLive++
+		n.notLive.Add(1)
 	}
 }
 
@@ -224,18 +225,15 @@ func (n *Node) acceptLoop(ctx context.Context) {
 			continue
 		}
 		go func() {
-			defer release()
 			hello := n.currentHello()
 			_, r, err := peerconn.Accept(nc, func(ih protocol.InfoHash) (peerconn.Hello, bool) {
 				return hello, ih == hello.InfoHash
 			}, time.Now().Add(n.cfg.InboundHandshakeTimeout))
+			release() // the handshake is over: its slot goes back before we wait on the loop
 			if err != nil {
 				nc.Close()
 				n.log.Debug("incoming refused", "addr", nc.RemoteAddr(), "err", err)
-				select {
-				case n.calls <- func() { n.refused(err) }:
-				case <-ctx.Done():
-				}
+				n.refused(err)
 				return
 			}
 			select {
@@ -265,5 +263,5 @@ func (n *Node) maxPeers() int {
 	if n.cfg.Swarm.MaxPeers > 0 {
 		return n.cfg.Swarm.MaxPeers
 	}
-	return 200
+	return livetorrent.DefaultMaxPeers
 }

@@ -178,6 +178,8 @@ func (n *Node) unregister(h livetorrent.PeerHandle, err error) {
 // snapshot returns the stats with the counters of open connections added.
 func (n *Node) snapshot() Stats {
 	s := n.stats
+	s.Refused += n.handshakeFailures.Load()
+	s.NotLive = n.notLive.Load()
 	for _, c := range n.conns {
 		sent, recvd := c.Counters()
 		s.BytesSent += sent

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -82,8 +83,17 @@ type Node struct {
 	helloMu  sync.Mutex
 	halfOpen chan struct{} // outgoing handshakes
 	inbound  *inboundLimit // incoming handshakes
-	up, down *rate.Limiter // shared by all connections
+	// Handshake failures, counted by the handshake goroutines (see refused).
+	handshakeFailures, notLive atomic.Int64
+	up, down                   *rate.Limiter // shared by all connections
 }
+
+// Defaults of the connection limits (Config.MaxHalfOpen, MaxInbound, MaxInboundPerIP).
+const (
+	DefaultMaxHalfOpen     = 16
+	DefaultMaxInbound      = 64
+	DefaultMaxInboundPerIP = 8
+)
 
 // New prepares a node; it binds the listener at once so Addr is known before Run.
 func New(cfg Config) (*Node, error) {
@@ -92,16 +102,16 @@ func New(cfg Config) (*Node, error) {
 		return nil, errors.New("node: Config.Swarm.NoPayload is for simulators only")
 	}
 	if cfg.MaxHalfOpen <= 0 {
-		cfg.MaxHalfOpen = 16
+		cfg.MaxHalfOpen = DefaultMaxHalfOpen
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
 	if cfg.MaxInbound <= 0 {
-		cfg.MaxInbound = 64
+		cfg.MaxInbound = DefaultMaxInbound
 	}
 	if cfg.MaxInboundPerIP <= 0 {
-		cfg.MaxInboundPerIP = 8
+		cfg.MaxInboundPerIP = DefaultMaxInboundPerIP
 	}
 	if cfg.InboundHandshakeTimeout <= 0 {
 		cfg.InboundHandshakeTimeout = 5 * time.Second
