@@ -95,6 +95,15 @@ type Config struct {
 	HaveRate        float64       // HAVE messages per second per peer (default 512, burst 1024)
 }
 
+// Defaults of the limits that the commands expose as flags (the other defaults are on the
+// Config fields).
+const (
+	DefaultMaxPeers      = 200
+	DefaultReqq          = 256
+	DefaultRecordRate    = 16
+	DefaultMaxStoreBytes = 512 << 20
+)
+
 // Errors reported in Close actions. Close.Err wraps one of them.
 var (
 	ErrProtocol     = errors.New("protocol violation")
@@ -148,7 +157,7 @@ func (c *Config) setDefaults() error {
 		c.InitialPeerRate = 256 << 10
 	}
 	defInt(&c.MaxPipeline, 64)
-	defInt(&c.Reqq, 256)
+	defInt(&c.Reqq, DefaultReqq)
 	c.Reqq = min(c.Reqq, protocol.MaxReqq)
 	switch {
 	case c.UploadInFlight < 0:
@@ -161,19 +170,19 @@ func (c *Config) setDefaults() error {
 	defInt(&c.UnchokeSlots, 8)
 	defInt(&c.PublisherCopies, 2)
 	defInt(&c.MaxOriginFetches, 4)
-	defInt(&c.MaxPeers, 200)
+	defInt(&c.MaxPeers, DefaultMaxPeers)
 	defInt(&c.TargetPeers, min(50, c.MaxPeers))
 	defInt(&c.MaxHaveSpans, 4096)
 	defInt(&c.MaxStrikes, 2)
 	defInt(&c.MaxUnrequested, 1<<20)
 	if c.MaxStoreBytes <= 0 {
-		c.MaxStoreBytes = 512 << 20
+		c.MaxStoreBytes = DefaultMaxStoreBytes
 	}
 	if c.MaxSegmentLen == 0 {
 		c.MaxSegmentLen = 256 << 20
 	}
 	if c.RecordRate <= 0 {
-		c.RecordRate = 16
+		c.RecordRate = DefaultRecordRate
 	}
 	if c.HaveRate <= 0 {
 		c.HaveRate = 512

@@ -1,9 +1,15 @@
 package cliutil
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/livetorrent/livetorrent/internal/app"
+	"github.com/livetorrent/livetorrent/livetorrent"
+	"github.com/livetorrent/livetorrent/livetorrent/node"
+	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
+	"github.com/livetorrent/livetorrent/protocol"
 )
 
 // LimitFlags are the resource limits shared by the seeder and the leecher. Their defaults
@@ -11,16 +17,16 @@ import (
 func LimitFlags(envPrefix string) []cli.Flag {
 	env := func(s string) []string { return []string{envPrefix + s} }
 	return []cli.Flag{
-		&cli.IntFlag{Name: "max-peers", Value: 200, Usage: "most peer connections", EnvVars: env("MAX_PEERS")},
-		&cli.IntFlag{Name: "max-half-open", Value: 16, Usage: "most outgoing handshakes at once", EnvVars: env("MAX_HALF_OPEN")},
-		&cli.IntFlag{Name: "max-inbound", Value: 64, Usage: "most incoming handshakes at once", EnvVars: env("MAX_INBOUND")},
-		&cli.IntFlag{Name: "max-inbound-per-ip", Value: 8, Usage: "most incoming handshakes at once from one IP address", EnvVars: env("MAX_INBOUND_PER_IP")},
-		&cli.IntFlag{Name: "request-queue", Value: 256, Usage: "requests one peer may queue with us (advertised as reqq)", EnvVars: env("REQUEST_QUEUE")},
-		&cli.StringFlag{Name: "max-message", Value: "256K", Usage: "largest peer message accepted (32K..256K)", EnvVars: env("MAX_MESSAGE")},
-		&cli.Float64Flag{Name: "record-rate", Value: 16, Usage: "records and descriptors per second accepted from one peer (burst 256)", EnvVars: env("RECORD_RATE")},
-		&cli.StringFlag{Name: "window-memory", Value: "512M", Usage: "memory for the pieces of the live window; the oldest are evicted beyond it", EnvVars: env("WINDOW_MEMORY")},
-		&cli.DurationFlag{Name: "peer-idle-timeout", Value: 150e9, Usage: "close a peer connection silent this long", EnvVars: env("PEER_IDLE_TIMEOUT")},
-		&cli.DurationFlag{Name: "peer-write-timeout", Value: 30e9, Usage: "close a peer connection when a write blocks this long (a peer that reads nothing)", EnvVars: env("PEER_WRITE_TIMEOUT")},
+		&cli.IntFlag{Name: "max-peers", Value: livetorrent.DefaultMaxPeers, Usage: "most peer connections", EnvVars: env("MAX_PEERS")},
+		&cli.IntFlag{Name: "max-half-open", Value: node.DefaultMaxHalfOpen, Usage: "most outgoing handshakes at once", EnvVars: env("MAX_HALF_OPEN")},
+		&cli.IntFlag{Name: "max-inbound", Value: node.DefaultMaxInbound, Usage: "most incoming handshakes at once", EnvVars: env("MAX_INBOUND")},
+		&cli.IntFlag{Name: "max-inbound-per-ip", Value: node.DefaultMaxInboundPerIP, Usage: "most incoming handshakes at once from one IP address", EnvVars: env("MAX_INBOUND_PER_IP")},
+		&cli.IntFlag{Name: "request-queue", Value: livetorrent.DefaultReqq, Usage: "requests one peer may queue with us (advertised as reqq)", EnvVars: env("REQUEST_QUEUE")},
+		&cli.StringFlag{Name: "max-message", Value: fmt.Sprintf("%dK", protocol.MaxFrameLen>>10), Usage: fmt.Sprintf("largest peer message accepted (%dK..%dK)", app.MinMaxMessage>>10, protocol.MaxFrameLen>>10), EnvVars: env("MAX_MESSAGE")},
+		&cli.Float64Flag{Name: "record-rate", Value: livetorrent.DefaultRecordRate, Usage: "records and descriptors per second accepted from one peer (burst 256)", EnvVars: env("RECORD_RATE")},
+		&cli.StringFlag{Name: "window-memory", Value: fmt.Sprintf("%dM", livetorrent.DefaultMaxStoreBytes>>20), Usage: "memory for the pieces of the live window; the oldest are evicted beyond it", EnvVars: env("WINDOW_MEMORY")},
+		&cli.DurationFlag{Name: "peer-idle-timeout", Value: peerconn.DefaultIdleTimeout, Usage: "close a peer connection silent this long", EnvVars: env("PEER_IDLE_TIMEOUT")},
+		&cli.DurationFlag{Name: "peer-write-timeout", Value: peerconn.DefaultWriteTimeout, Usage: "close a peer connection when a write blocks this long (a peer that reads nothing)", EnvVars: env("PEER_WRITE_TIMEOUT")},
 	}
 }
 

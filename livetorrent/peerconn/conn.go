@@ -37,6 +37,12 @@ type Config struct {
 	OnDataWritten func(blockBytes int)
 }
 
+// Default timeouts of Config.IdleTimeout and WriteTimeout.
+const (
+	DefaultIdleTimeout  = 150 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+)
+
 func (c *Config) defaults() {
 	if c.QueueFrames <= 0 {
 		c.QueueFrames = 2048
@@ -48,10 +54,10 @@ func (c *Config) defaults() {
 		c.KeepAlive = 60 * time.Second
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 150 * time.Second
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 30 * time.Second
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.MaxFrame <= 0 || c.MaxFrame > protocol.MaxFrameLen {
 		c.MaxFrame = protocol.MaxFrameLen
