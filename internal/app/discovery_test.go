@@ -174,7 +174,21 @@ func waitPlayed(ctx context.Context, l *Leecher, n int64) node.Stats {
 	var st node.Stats
 	for st.Delivered < n && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
-		l.Node.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
+		st = nodeStats(ctx, l.Node)
 	}
+	return st
+}
+
+// nodeStats reads a node's counters.
+func nodeStats(ctx context.Context, n *node.Node) node.Stats {
+	var st node.Stats
+	n.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
+	return st
+}
+
+// coreStats reads the counters of a node's engine core.
+func coreStats(ctx context.Context, n *node.Node) livetorrent.Stats {
+	var st livetorrent.Stats
+	n.Do(ctx, func(c *livetorrent.Swarm, _ node.Stats) { st = c.Stats() })
 	return st
 }

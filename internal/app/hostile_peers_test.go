@@ -252,8 +252,7 @@ func TestHostilePeersAgainstViewer(t *testing.T) {
 		}
 		return r.Append(nil)
 	}
-	var ignoredBefore int64
-	victim.Node.Do(ctx, func(c *livetorrent.Swarm, _ node.Stats) { ignoredBefore = c.Stats().IgnoredRecords })
+	ignoredBefore := coreStats(ctx, victim.Node).IgnoredRecords
 
 	attacks := []attack{
 		{"record signed by another key", true, false, func(t *testing.T, p *rawPeer) {

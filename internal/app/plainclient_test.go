@@ -20,8 +20,6 @@ import (
 
 	"github.com/livetorrent/livetorrent/internal/testmedia"
 	"github.com/livetorrent/livetorrent/internal/testtracker"
-	"github.com/livetorrent/livetorrent/livetorrent"
-	"github.com/livetorrent/livetorrent/livetorrent/node"
 	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
 
@@ -69,12 +67,6 @@ func (pc *plainClient) addr(t *testing.T) string {
 	}
 	t.Fatal("the plain client listens on no TCP address")
 	return ""
-}
-
-func nodeStats(ctx context.Context, n *node.Node) node.Stats {
-	var st node.Stats
-	n.Do(ctx, func(_ *livetorrent.Swarm, s node.Stats) { st = s })
-	return st
 }
 
 // A stock BitTorrent client that knows a stream's info-hash is refused cleanly by a seeder

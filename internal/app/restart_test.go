@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/livetorrent/livetorrent/internal/testmedia"
-	"github.com/livetorrent/livetorrent/livetorrent"
-	"github.com/livetorrent/livetorrent/livetorrent/node"
 	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
 
@@ -73,8 +71,7 @@ func TestSeederRestartRecovers(t *testing.T) {
 	for poll := time.Now(); time.Since(restart) < 20*time.Second; poll = time.Now() {
 		done := true
 		for i, v := range viewers {
-			var st livetorrent.Stats
-			v.Node.Do(ctx, func(c *livetorrent.Swarm, _ node.Stats) { st = c.Stats() })
+			st := coreStats(ctx, v.Node)
 			if recovered[i].IsZero() && st.NewestPublished.After(restart) {
 				recovered[i], published[i] = poll, st.NewestPublished
 			}
@@ -90,8 +87,7 @@ func TestSeederRestartRecovers(t *testing.T) {
 	}
 	for i, v := range viewers {
 		s := snapshot(t, ctx, v)
-		var st livetorrent.Stats
-		v.Node.Do(ctx, func(c *livetorrent.Swarm, _ node.Stats) { st = c.Stats() })
+		st := coreStats(ctx, v.Node)
 		if recovered[i].IsZero() {
 			t.Fatalf("viewer %d holds nothing the restarted seeder published", i)
 		}

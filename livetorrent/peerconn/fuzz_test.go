@@ -48,9 +48,7 @@ func FuzzAccept(f *testing.F) {
 		defer c.Close()
 		_, r, err := Accept(c, func(ih protocol.InfoHash) (Hello, bool) { return me, ih == me.InfoHash },
 			time.Now().Add(2*time.Second))
-		if err == nil && (r.Ext.LiveID == 0 || r.PeerID == me.PeerID) {
-			t.Fatalf("accepted a remote without lt_live or with our own id: %+v", r)
-		}
+		checkRemote(t, me, r, err)
 	})
 }
 
@@ -62,10 +60,16 @@ func FuzzInitiate(f *testing.F) {
 		c := remoteSays(b)
 		defer c.Close()
 		r, err := Initiate(c, me, time.Now().Add(2*time.Second))
-		if err == nil && (r.Ext.LiveID == 0 || r.PeerID == me.PeerID) {
-			t.Fatalf("accepted a remote without lt_live or with our own id: %+v", r)
-		}
+		checkRemote(t, me, r, err)
 	})
+}
+
+// checkRemote fails when a handshake succeeded with a remote that offers no lt_live or
+// uses our own peer id.
+func checkRemote(t *testing.T, me Hello, r Remote, err error) {
+	if err == nil && (r.Ext.LiveID == 0 || r.PeerID == me.PeerID) {
+		t.Fatalf("accepted a remote without lt_live or with our own id: %+v", r)
+	}
 }
 
 // FuzzConnRead feeds arbitrary bytes to an established connection's reader: each frame is
