@@ -149,19 +149,23 @@ func (s *Swarm) fill(peers []*peer) {
 		horizon := s.now.Add(s.times.horizon)
 		for k := 0; k < len(s.pick.order) && len(cs) > 0; k++ {
 			e := &s.pick.order[k]
-			g, i := e.g, e.i
-			if g.verified[i] || !g.wanted || g.avail[i] == 0 {
-				continue
-			}
-			urgent := s.play.deadline(g).Before(horizon)
-			if pc := g.parts[i]; pc != nil && pc.nFree == 0 && (pc.nLate == 0 || !urgent) {
-				continue
-			}
-			cs = s.assignPiece(g, i, cs, urgent)
+			cs = s.fillEntry(e.g, e.i, cs, horizon)
 		}
 	}
 	clear(cs)
 	s.pick.cands = cs[:0]
+}
+
+// fillEntry requests what cs can give of piece i of g, if it needs requests.
+func (s *Swarm) fillEntry(g *segment, i int, cs []*peer, horizon time.Time) []*peer {
+	if g.verified[i] || !g.wanted || g.avail[i] == 0 {
+		return cs
+	}
+	urgent := s.play.deadline(g).Before(horizon)
+	if pc := g.parts[i]; pc != nil && pc.nFree == 0 && (pc.nLate == 0 || !urgent) {
+		return cs
+	}
+	return s.assignPiece(g, i, cs, urgent)
 }
 
 func (s *Swarm) canRequest(p *peer) bool {

@@ -34,6 +34,10 @@ type playState struct {
 	lastInit  uint64
 	hasInit   bool
 	ended     bool
+	// recheck: something that can let the next segment play happened since deliverReady
+	// last looked (a record, a completed segment, a skip, a tick); without it deliverReady
+	// returns at once, which matters because it runs after every event.
+	recheck bool
 }
 
 func (pl *playState) chooseRendition(s *Swarm) {
@@ -63,6 +67,7 @@ func (pl *playState) onRecord(s *Swarm, g *segment) {
 	if !pl.ours(g) {
 		return
 	}
+	pl.recheck = true
 	if g.isMedia() {
 		if old := pl.bySeq[g.rec.MediaSeq]; old == nil {
 			pl.bySeq[g.rec.MediaSeq] = g
@@ -210,7 +215,7 @@ func (s *Swarm) tuneIn() {
 		expect = g.rec.MediaSeq - 1
 		start = g
 	}
-	pl.tuned, pl.tunedAt = true, s.now
+	pl.tuned, pl.tunedAt, pl.recheck = true, s.now, true
 	pl.startSeq, pl.next = start.rec.MediaSeq, start.rec.MediaSeq
 	pl.anchor = s.now.Add(s.cfg.StartupDelay)
 	if t := newest.arrival.Add(s.times.latency - cum); t.After(s.now) {
@@ -245,9 +250,10 @@ func absDur(d time.Duration) time.Duration {
 // deliverReady delivers complete segments in media order from the next one.
 func (s *Swarm) deliverReady() {
 	pl := &s.play
-	if !pl.tuned || pl.ended {
+	if !pl.tuned || pl.ended || !pl.recheck {
 		return
 	}
+	pl.recheck = false
 	for {
 		g := pl.bySeq[pl.next]
 		if g == nil || !g.complete() {
@@ -333,6 +339,7 @@ func (s *Swarm) skip(seq uint64, g *segment, reason string) {
 	s.stats.SegmentsSkipped++
 	s.out = append(s.out, Action{Kind: ActSkip, Delivery: d})
 	s.play.next = seq + 1
+	s.play.recheck = true
 }
 
 // onEvict skips the playback sequence past a segment evicted before it was delivered.
@@ -345,6 +352,7 @@ func (pl *playState) onEvict(s *Swarm, g *segment) {
 		return // a duplicate playback never used
 	}
 	delete(pl.bySeq, seq)
+	pl.recheck = true
 	if !pl.tuned || pl.ended || g.delivered || seq < pl.next {
 		return
 	}

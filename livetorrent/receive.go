@@ -199,6 +199,7 @@ func (s *Swarm) markVerified(g *segment, i int) {
 		s.pick.dirty = true
 	}
 	if g.complete() {
+		s.play.recheck = true
 		s.origin.forget(g)
 		if s.cfg.Role == RoleViewer {
 			s.observePropagation(g)

@@ -115,6 +115,7 @@ func (s *Swarm) Handle(now time.Time, ev Event) []Action {
 			s.onWritten(p, e.Bytes)
 		}
 	case Tick:
+		s.play.recheck = true // time passed: a held first segment, a missing init segment
 		if !s.now.Before(s.nextTick) {
 			s.housekeeping()
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ Examples:
 			&cli.DurationFlag{Name: "progress", Value: 10 * time.Second, Usage: "virtual time between progress lines"},
 			&cli.StringFlag{Name: "out", Value: "sim-out", Usage: "folder for the JSON report and the charts (created)"},
 			&cli.StringFlag{Name: "json", Usage: "JSON report file (default: sim.json in --out)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to this file (go tool pprof)"},
 		},
 		Action: func(c *cli.Context) error {
 			sc, err := simScenario(c)
@@ -73,6 +75,17 @@ Examples:
 			// Thousands of cores allocate fast and keep little: collecting less often trades
 			// memory (plentiful here) for time.
 			debug.SetGCPercent(400)
+			if path := c.String("cpuprofile"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			fmt.Fprintf(stdout, "sim: %s, %v of a %.0f kbit/s stream, %d workers\n", sc.Name, sc.Duration, sc.Bitrate/1000, c.Int("workers"))
 			res, err := sim.Run(sc, sim.Options{Workers: c.Int("workers"), Progress: stdout, ProgressEvery: c.Duration("progress")})
 			if err != nil {
