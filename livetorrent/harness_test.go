@@ -44,6 +44,9 @@ func (h *harness) do(ev Event) []Action {
 			h.last = append(h.last, a)
 		}
 	}
+	if err := h.sw.checkMirrors(); err != nil {
+		h.t.Fatalf("after %T: %v", ev, err)
+	}
 	return h.last
 }
 

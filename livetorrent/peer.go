@@ -210,7 +210,7 @@ func (s *Swarm) dropPeer(p *peer) {
 	s.upl.inflight -= p.inflight // the driver drops what it had queued for p
 	p.inflight = 0
 	for _, sp := range p.have.spans {
-		s.addAvail(sp.first, sp.end, -1)
+		s.addAvail(p, sp.first, sp.end, -1)
 	}
 	p.have.reset()
 	for i, q := range s.peers {
@@ -308,7 +308,7 @@ func (s *Swarm) onHave(p *peer, h protocol.Have) {
 	useful := false
 	s.heardHave(p, first, end) // it holds their records
 	p.have.add(first, end, func(a, b uint64) {
-		s.addAvail(a, b, 1)
+		s.addAvail(p, a, b, 1)
 		if !useful && s.cfg.Role == RoleViewer && s.wantsAny(a, b) {
 			useful = true
 		}
@@ -337,7 +337,7 @@ func (s *Swarm) onWindow(p *peer, w protocol.Window) {
 		w.First = p.window.First // first never moves back
 	}
 	p.window = protocol.Window{First: w.First, End: max(w.End, w.First)}
-	p.have.removeBelow(w.First, func(a, b uint64) { s.addAvail(a, b, -1) })
+	p.have.removeBelow(w.First, func(a, b uint64) { s.addAvail(p, a, b, -1) })
 	// It discarded everything below First: what we asked there will not come.
 	for i := range p.sent {
 		if !p.sent[i].cancelled && p.sent[i].ref.Piece < w.First {
@@ -347,8 +347,10 @@ func (s *Swarm) onWindow(p *peer, w protocol.Window) {
 	}
 }
 
-// addAvail adds delta to the availability of every known piece in [first, end).
-func (s *Swarm) addAvail(first, end uint64, delta int32) {
+// addAvail adds delta (1: p announced them, -1: p no longer holds them) to the
+// availability of every known piece in [first, end).
+func (s *Swarm) addAvail(p *peer, first, end uint64, delta int32) {
+	word, bit := p.slot>>6, uint64(1)<<(p.slot&63)
 	segs := s.st.segs
 	i := 0
 	if n := len(segs); n > 0 && segs[n-1].rec.FirstPiece <= first {
@@ -360,7 +362,13 @@ func (s *Swarm) addAvail(first, end uint64, delta int32) {
 		g := segs[i]
 		a, b := max(first, g.rec.FirstPiece), min(end, g.rec.EndPiece())
 		for q := a; q < b; q++ {
-			g.avail[q-g.rec.FirstPiece] += delta
+			k := int(q - g.rec.FirstPiece)
+			g.avail[k] += delta
+			if delta > 0 {
+				g.held[k*s.holdWords+word] |= bit
+			} else {
+				g.held[k*s.holdWords+word] &^= bit
+			}
 		}
 		if g.wanted {
 			s.pick.availChanged = true

@@ -211,7 +211,7 @@ func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent bool) []*peer 
 		best := -1
 		var bestAt time.Time
 		for k, q := range cs {
-			if !q.have.contains(piece) || q.backedOff(piece, s.now) ||
+			if !g.holds(i, q.slot, s.holdWords) || q.backedOff(piece, s.now) ||
 				(pc != nil && (pc.avoids(q.h) || bs.requestedFrom(q))) {
 				continue
 			}

@@ -220,7 +220,7 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 		}
 		// Count p as a holder now: a viewer does not announce a piece to a peer that
 		// announced it (ours were private), so its HAVE may never come.
-		p.have.add(piece, piece+1, func(a, b uint64) { s.addAvail(a, b, 1) })
+		p.have.add(piece, piece+1, func(a, b uint64) { s.addAvail(p, a, b, 1) })
 		s.stats.PublisherCopies++
 		return true
 	}

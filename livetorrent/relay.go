@@ -67,8 +67,13 @@ type relayState struct {
 func (s *Swarm) announceRun(first, end uint64) {
 	var m protocol.Message = protocol.Have{First: first, Count: uint32(end - first)}
 	leaf := s.leaf()
+	var g *segment // for one piece (the usual run), held answers instead of the range sets
+	if end-first == 1 {
+		g = s.st.find(first)
+	}
 	for _, p := range s.peers {
-		if !p.seeder && (leaf || p.have.containsAll(first, end)) {
+		if !p.seeder && (leaf || g != nil && g.holds(g.index(first), p.slot, s.holdWords) ||
+			g == nil && p.have.containsAll(first, end)) {
 			continue
 		}
 		s.sendRecords(p, first, end)

@@ -19,7 +19,12 @@ type segment struct {
 	verified  []bool  // per piece
 	nVerified int     // count of true in verified
 	avail     []int32 // per piece: connected peers that announced it
-	parts     []*partial
+	// held mirrors the peers' HAVE sets for this segment's pieces: holdWords words per
+	// piece, bit slot set when that peer announced it. Asking "does this peer hold the
+	// piece" of the peer's range set costs a binary search in memory of its own per peer;
+	// the request round and the HAVE relay ask it for every peer.
+	held  []uint64
+	parts []*partial
 
 	// Viewer playback.
 	wanted     bool          // part of the playback sequence (or an init segment it uses) and incomplete
@@ -35,7 +40,12 @@ func (g *segment) complete() bool     { return g.nVerified == len(g.rec.Hashes) 
 func (g *segment) piece(i int) uint64 { return g.rec.FirstPiece + uint64(i) }
 func (g *segment) has(p uint64) bool  { return g.rec.Contains(p) && g.verified[p-g.rec.FirstPiece] }
 func (g *segment) index(p uint64) int { return int(p - g.rec.FirstPiece) }
-func (g *segment) isMedia() bool      { return !g.rec.IsInit() }
+
+// holds reports whether the peer in slot announced piece i (w: holdWords).
+func (g *segment) holds(i, slot, w int) bool {
+	return g.held[i*w+slot>>6]&(1<<(slot&63)) != 0
+}
+func (g *segment) isMedia() bool { return !g.rec.IsInit() }
 func (g *segment) pieceLen(i int, ps uint32) int {
 	return g.rec.PieceLen(g.piece(i), ps)
 }

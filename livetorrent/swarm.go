@@ -26,6 +26,8 @@ type Swarm struct {
 	recent [64]*peer
 	slots  []int // free peer slots
 	nslots int
+	// holdWords is the words per piece of segment.held: slots stay below MaxPeers.
+	holdWords int
 
 	now time.Time
 	out []Action
@@ -57,7 +59,7 @@ func New(cfg Config) (*Swarm, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Swarm{cfg: cfg, byHandle: make(map[PeerHandle]*peer)}
+	s := &Swarm{cfg: cfg, byHandle: make(map[PeerHandle]*peer), holdWords: (cfg.MaxPeers + 63) / 64}
 	s.st.noPayload = cfg.NoPayload
 	s.play.bySeq = make(map[uint64]*segment)
 	return s, nil
