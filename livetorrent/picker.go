@@ -73,6 +73,12 @@ type pickState struct {
 	cands        []*peer
 	one          [1]*peer
 	evidence     int // failed pieces kept for comparison
+
+	// What time alone changes for the request round (see timeToFill): a piece became
+	// urgent, a segment became wanted, or a refusal's backoff ends at expiry.
+	becameUrgent bool
+	widened      bool
+	expiry       time.Time
 }
 
 // maxEvidence bounds the failed-piece copies kept to find which sender was wrong.
@@ -112,6 +118,9 @@ func (s *Swarm) ensureOrder() {
 			continue // drop finished entries while we are at it
 		}
 		dl := s.play.deadline(e.g).UnixNano()
+		if dl < horizon && !e.key.urgent {
+			ps.becameUrgent = true
+		}
 		e.key = pieceKey{urgent: dl < horizon, deadline: dl, partial: e.g.parts[e.i] != nil,
 			avail: e.g.avail[e.i], piece: e.g.piece(e.i)}
 		if !e.key.urgent {
@@ -263,17 +272,18 @@ func (p *peer) backedOff(piece uint64, now time.Time) bool {
 
 // backOff keeps p from being asked for piece for base, doubling with each refusal of the
 // same piece, so a peer that keeps refusing (the publisher rationing copies) is asked last.
-func (p *peer) backOff(piece uint64, now time.Time, base time.Duration) {
+func (p *peer) backOff(piece uint64, now time.Time, base time.Duration) time.Time {
 	for k := range p.backoff {
 		if b := &p.backoff[k]; b.piece == piece {
 			b.n = min(b.n+1, 6)
 			b.until = now.Add(base << b.n)
-			return
+			return b.until
 		}
 	}
 	if len(p.backoff) < 256 {
 		p.backoff = append(p.backoff, pieceUntil{piece: piece, until: now.Add(base)})
 	}
+	return now.Add(base)
 }
 
 func (s *Swarm) sendRequest(p *peer, pc *partial, b int, ref protocol.BlockRef, expect time.Time) {
@@ -347,9 +357,9 @@ func (s *Swarm) cancelSent(p *peer, k int, sendCancel bool) {
 
 // markLate flags requests for urgent pieces that will miss their deadline or are overdue,
 // so that fill may ask a second peer.
-func (s *Swarm) markLate() {
+func (s *Swarm) markLate() (marked bool) {
 	if !s.play.tuned {
-		return
+		return false
 	}
 	s.ensureOrder() // also drops finished entries, so an empty order means idle
 	horizon := s.now.Add(s.times.horizon)
@@ -373,7 +383,47 @@ func (s *Swarm) markLate() {
 			if s.now.After(r.expect.Add(slack)) || r.expect.After(dl) {
 				bs.late = true
 				pc.nLate++
+				marked = true
 			}
+		}
+	}
+	return marked
+}
+
+// timeToFill reports whether a request round on this tick may find something the rounds
+// after each event did not: every change of state queues its own round (wantFill,
+// fillAll), so what is left is what time changes. A block became late (markedLate), a
+// piece became urgent (urgent pieces re-request late blocks and skip rationing), a segment
+// became wanted (its pieces may be announced already), or a peer's refusal backoff or the
+// rationing that follows it ended. Most ticks find none, and a round over every peer was
+// the largest cost of a tick.
+func (s *Swarm) timeToFill(markedLate bool) bool {
+	ps := &s.pick
+	return markedLate || ps.becameUrgent || ps.widened || !ps.expiry.IsZero() && !s.now.Before(ps.expiry)
+}
+
+// filledAll clears what timeToFill watches after a round over every peer.
+func (s *Swarm) filledAll() {
+	ps := &s.pick
+	ps.becameUrgent, ps.widened = false, false
+	if ps.expiry.IsZero() || s.now.Before(ps.expiry) {
+		return
+	}
+	ps.expiry = time.Time{}
+	for _, p := range s.peers {
+		for _, b := range p.backoff {
+			s.noteExpiry(b.until)
+		}
+	}
+}
+
+// noteExpiry records when a refusal backoff that ends at until stops mattering: at until
+// (the peer may be asked again) and rationingFor later (it is no longer rationing).
+func (s *Swarm) noteExpiry(until time.Time) {
+	ps := &s.pick
+	for _, t := range [2]time.Time{until, until.Add(rationingFor)} {
+		if t.After(s.now) && (ps.expiry.IsZero() || t.Before(ps.expiry)) {
+			ps.expiry = t
 		}
 	}
 }
@@ -454,9 +504,12 @@ func (s *Swarm) rationing(p *peer) bool {
 		return false
 	}
 	for _, b := range p.backoff {
-		if s.now.Before(b.until.Add(2 * time.Second)) {
+		if s.now.Before(b.until.Add(rationingFor)) {
 			return true
 		}
 	}
 	return false
 }
+
+// rationingFor is how long after a refusal's backoff a peer still counts as rationing.
+const rationingFor = 2 * time.Second

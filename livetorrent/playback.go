@@ -136,6 +136,7 @@ func (pl *playState) wantSeg(s *Swarm, g *segment) {
 	}
 	g.wanted = true
 	s.pick.dirty = true
+	s.pick.widened = true
 	for _, p := range s.peers {
 		if !p.amInterested && s.peerHasWanted(p) {
 			s.setInterested(p, true)

@@ -253,6 +253,6 @@ func (s *Swarm) onReject(p *peer, r protocol.Reject) {
 	case protocol.RejectQueueFull:
 		p.depthCap = max(2, p.nActive)
 	}
-	p.backOff(r.Piece, s.now, s.cfg.RejectBackoff)
+	s.noteExpiry(p.backOff(r.Piece, s.now, s.cfg.RejectBackoff))
 	s.fillAll = true
 }

@@ -145,6 +145,7 @@ func (s *Swarm) finish() {
 		s.deliverReady()
 		if s.fillAll {
 			s.fill(s.peers)
+			s.filledAll()
 		} else {
 			for _, p := range s.fillFor {
 				if !p.gone {
@@ -190,13 +191,15 @@ func (s *Swarm) housekeeping() {
 	}
 	if s.cfg.Role == RoleViewer {
 		s.tuneInCheck()
-		s.markLate()
+		marked := s.markLate()
 		s.originCheck()
 		s.skipMissing()
 		if slow {
 			s.reviewInterest()
 		}
-		s.fillAll = true
+		if slow || s.timeToFill(marked) {
+			s.fillAll = true
+		}
 	} else {
 		s.pubTick()
 	}

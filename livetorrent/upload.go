@@ -21,6 +21,7 @@ type uploadState struct {
 	lastRate time.Time
 	waiting  []*peer // peers with queued requests
 	seq      uint64  // arrival number of the last queued request
+	backlog  bool    // requests waited for the in-flight budget since the last slow tick
 }
 
 func (s *Swarm) uploadBudget() int {
@@ -54,6 +55,7 @@ type chokeState struct {
 	rr             int  // round-robin cursor (peer slot) of the optimistic unchoke
 	freed          bool // an unchoked peer left: its slot can go to another
 	rank           []*peer
+	extra          int // slots beyond UnchokeSlots while the uplink has room (spareUnchoke)
 }
 
 // onRequest validates a peer's request against our state and queues it, or rejects it.
@@ -143,6 +145,9 @@ func (s *Swarm) pumpAll() {
 		}
 		s.serveOne(u.waiting[best])
 	}
+	if len(u.waiting) > 0 {
+		u.backlog = true
+	}
 }
 
 func (s *Swarm) serveOne(p *peer) {
@@ -190,7 +195,7 @@ func (s *Swarm) unchoke(p *peer) {
 // for the next rechoke. The publisher unchokes every interested peer: what bounds its
 // egress is the per-piece copy allowance, not choking.
 func (s *Swarm) onPeerInterested(p *peer) {
-	if s.cfg.Role == RolePublisher || s.regularUnchoked() < s.cfg.UnchokeSlots {
+	if s.cfg.Role == RolePublisher || s.regularUnchoked() < s.unchokeSlots() {
 		s.unchoke(p)
 	}
 }
@@ -213,7 +218,7 @@ func (s *Swarm) chokeTick() {
 		s.rechoke()
 	} else if s.up.freed {
 		for _, p := range s.ranked() {
-			if s.regularUnchoked() >= s.cfg.UnchokeSlots {
+			if s.regularUnchoked() >= s.unchokeSlots() {
 				break
 			}
 			s.unchoke(p)
@@ -222,6 +227,38 @@ func (s *Swarm) chokeTick() {
 	s.up.freed = false
 	if s.now.Sub(s.up.lastOptimistic) >= s.cfg.OptimisticEvery {
 		s.rotateOptimistic()
+	}
+	s.spareUnchoke()
+}
+
+func (s *Swarm) unchokeSlots() int { return s.cfg.UnchokeSlots + s.up.extra }
+
+// spareUnchoke unchokes one more interested peer each second while our uplink has room,
+// and gives a slot back each second it has none (the next rechoke chokes the surplus).
+// Tit-for-tat alone starves a peer that has nothing to give back: a viewer whose route to
+// the origin broke, behind neighbours whose slots go to better uploaders, waited for an
+// optimistic unchoke (every OptimisticEvery, one peer of dozens) while their uplinks idled.
+// Room is the upload rate below 60% of UploadHint, or without a hint, no request having
+// waited for the in-flight budget during the last second.
+func (s *Swarm) spareUnchoke() {
+	u := &s.up
+	hint := float64(s.cfg.UploadHint)
+	spare, busy := !s.upl.backlog, s.upl.backlog
+	if hint > 0 {
+		spare, busy = s.upl.rate < 0.6*hint, s.upl.rate > 0.85*hint
+	}
+	s.upl.backlog = false
+	switch {
+	case spare:
+		for _, p := range s.ranked() {
+			if p.amChoking {
+				u.extra = min(u.extra+1, s.cfg.MaxPeers)
+				s.unchoke(p)
+				return
+			}
+		}
+	case busy && u.extra > 0:
+		u.extra--
 	}
 }
 
@@ -253,7 +290,7 @@ func (s *Swarm) rechoke() {
 	s.up.lastRechoke = s.now
 	r := s.ranked()
 	for k, p := range r {
-		if k < s.cfg.UnchokeSlots {
+		if k < s.unchokeSlots() {
 			s.unchoke(p)
 		} else {
 			s.choke(p)
@@ -275,7 +312,7 @@ func (s *Swarm) rotateOptimistic() {
 	for _, p := range s.peers {
 		if p.optimistic {
 			p.optimistic = false
-			if s.regularUnchoked() > s.cfg.UnchokeSlots {
+			if s.regularUnchoked() > s.unchokeSlots() {
 				s.choke(p)
 			}
 		}

@@ -136,6 +136,7 @@ func TestChokingSlots(t *testing.T) {
 	// Peers 3 and 4 upload to us; after a rechoke they hold the regular slots.
 	h.sw.byHandle[3].recvRate = 50_000
 	h.sw.byHandle[4].recvRate = 80_000
+	h.sw.upl.backlog = true // a busy uplink: no slot beyond UnchokeSlots (spareUnchoke)
 	h.advance(10 * time.Second)
 	var st []PeerStats
 	st = h.sw.PeerStats(st)
@@ -154,5 +155,44 @@ func TestChokingSlots(t *testing.T) {
 	}
 	if n > 3 {
 		t.Errorf("%d peers unchoked, want at most 2 regular + 1 optimistic", n)
+	}
+}
+
+// TestSpareUplinkUnchokes: while the uplink has room, one more interested peer is unchoked
+// each second beyond the tit-for-tat slots, even one that uploads nothing to us; once the
+// uplink is busy the slots are given back and a rechoke trims to UnchokeSlots.
+func TestSpareUplinkUnchokes(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer, UnchokeSlots: 2, RechokeEvery: 10 * time.Second,
+		OptimisticEvery: time.Hour, UploadHint: 1_000_000})
+	for p := PeerHandle(1); p <= 6; p++ {
+		h.up(p)
+		h.ctl(p, Interested)
+	}
+	unchoked := func() (n int) {
+		for _, p := range h.sw.peers {
+			if !p.amChoking {
+				n++
+			}
+		}
+		return n
+	}
+	if n := unchoked(); n != 2 {
+		t.Fatalf("%d unchoked on interest, want the 2 slots", n)
+	}
+	// The first slow tick also starts the optimistic unchoke.
+	for sec := 1; sec <= 3; sec++ {
+		h.advance(time.Second) // nothing uploaded: the uplink is idle
+		if n, want := unchoked(), min(3+sec, 6); n != want {
+			t.Fatalf("after %d s of an idle uplink %d unchoked, want %d", sec, n, want)
+		}
+	}
+	// The uplink fills: a slot is given back each second and the rechoke (10 s after the
+	// first) chokes the surplus.
+	for sec := 4; sec <= 11; sec++ {
+		h.sw.upl.rate, h.sw.upl.lastRate = 950_000, h.now.Add(time.Second)
+		h.advance(time.Second)
+	}
+	if n := unchoked(); n != 3 {
+		t.Fatalf("after a busy uplink and a rechoke %d unchoked, want 2 regular + 1 optimistic", n)
 	}
 }
