@@ -2,9 +2,17 @@ package livetorrent
 
 import "fmt"
 
-// checkMirrors verifies the state the core keeps twice: each known piece's availability
-// and held bits against the connected peers' HAVE sets. Tests run it after every event.
+// checkMirrors verifies the state the core keeps twice: the segments' ends, and each known
+// piece's availability and held bits against the connected peers' HAVE sets. Tests run it after every event.
 func (s *Swarm) checkMirrors() error {
+	if len(s.st.ends) != len(s.st.segs) {
+		return fmt.Errorf("%d segment ends for %d segments", len(s.st.ends), len(s.st.segs))
+	}
+	for k, g := range s.st.segs {
+		if s.st.ends[k] != g.rec.EndPiece() {
+			return fmt.Errorf("segment %d ends at %d, its end is kept as %d", k, g.rec.EndPiece(), s.st.ends[k])
+		}
+	}
 	for _, g := range s.st.segs {
 		for i := range g.rec.Hashes {
 			piece, n := g.piece(i), int32(0)

@@ -356,7 +356,7 @@ func (s *Swarm) addAvail(p *peer, first, end uint64, delta int32) {
 	if n := len(segs); n > 0 && segs[n-1].rec.FirstPiece <= first {
 		i = n - 1
 	} else {
-		i = searchSegs(segs, first)
+		i = s.st.search(first)
 	}
 	for ; i < len(segs) && segs[i].rec.FirstPiece < end; i++ {
 		g := segs[i]
@@ -376,23 +376,10 @@ func (s *Swarm) addAvail(p *peer, first, end uint64, delta int32) {
 	}
 }
 
-func searchSegs(segs []*segment, p uint64) int {
-	lo, hi := 0, len(segs)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if segs[m].rec.EndPiece() <= p {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
-}
-
 // wantsAny reports whether a piece in [first, end) is wanted and not yet verified.
 func (s *Swarm) wantsAny(first, end uint64) bool {
 	segs := s.st.segs
-	for i := searchSegs(segs, first); i < len(segs) && segs[i].rec.FirstPiece < end; i++ {
+	for i := s.st.search(first); i < len(segs) && segs[i].rec.FirstPiece < end; i++ {
 		g := segs[i]
 		if !g.wanted {
 			continue

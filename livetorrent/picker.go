@@ -75,11 +75,15 @@ type pickState struct {
 	evidence     int // failed pieces kept for comparison
 
 	// What time alone changes for the request round (see timeToFill): a piece became
-	// urgent, a segment became wanted, or a refusal's backoff ends at expiry.
+	// urgent, a segment became wanted, or a refusal's backoff ends (expiries, ascending).
 	becameUrgent bool
 	widened      bool
-	expiry       time.Time
+	expiries     []time.Time
 }
+
+// maxExpiries bounds pickState.expiries; a backoff not listed is noticed by the
+// once-a-second round instead.
+const maxExpiries = 256
 
 // maxEvidence bounds the failed-piece copies kept to find which sender was wrong.
 const maxEvidence = 32
@@ -399,22 +403,18 @@ func (s *Swarm) markLate() (marked bool) {
 // the largest cost of a tick.
 func (s *Swarm) timeToFill(markedLate bool) bool {
 	ps := &s.pick
-	return markedLate || ps.becameUrgent || ps.widened || !ps.expiry.IsZero() && !s.now.Before(ps.expiry)
+	return markedLate || ps.becameUrgent || ps.widened || len(ps.expiries) > 0 && !s.now.Before(ps.expiries[0])
 }
 
 // filledAll clears what timeToFill watches after a round over every peer.
 func (s *Swarm) filledAll() {
 	ps := &s.pick
 	ps.becameUrgent, ps.widened = false, false
-	if ps.expiry.IsZero() || s.now.Before(ps.expiry) {
-		return
+	n := 0
+	for n < len(ps.expiries) && !s.now.Before(ps.expiries[n]) {
+		n++
 	}
-	ps.expiry = time.Time{}
-	for _, p := range s.peers {
-		for _, b := range p.backoff {
-			s.noteExpiry(b.until)
-		}
-	}
+	ps.expiries = slices.Delete(ps.expiries, 0, n)
 }
 
 // noteExpiry records when a refusal backoff that ends at until stops mattering: at until
@@ -422,9 +422,11 @@ func (s *Swarm) filledAll() {
 func (s *Swarm) noteExpiry(until time.Time) {
 	ps := &s.pick
 	for _, t := range [2]time.Time{until, until.Add(rationingFor)} {
-		if t.After(s.now) && (ps.expiry.IsZero() || t.Before(ps.expiry)) {
-			ps.expiry = t
+		if len(ps.expiries) >= maxExpiries {
+			return
 		}
+		i, _ := slices.BinarySearchFunc(ps.expiries, t, time.Time.Compare)
+		ps.expiries = slices.Insert(ps.expiries, i, t)
 	}
 }
 

@@ -263,7 +263,7 @@ const pubBacklog = 4 * protocol.BlockSize
 // them: their copies are spreading.
 func (s *Swarm) pubCredit(from *peer, a, b uint64) {
 	segs := s.st.segs
-	for k := searchSegs(segs, a); k < len(segs) && segs[k].rec.FirstPiece < b; k++ {
+	for k := s.st.search(a); k < len(segs) && segs[k].rec.FirstPiece < b; k++ {
 		g := segs[k]
 		if g.pub == nil {
 			continue
@@ -343,7 +343,7 @@ func (s *Swarm) spreadCheck() {
 // that long ago), and so were all segments before it.
 func (s *Swarm) publicEnd() uint64 {
 	end := max(s.pub.publicEnd, s.st.evictedTo)
-	for k := searchSegs(s.st.segs, end); k < len(s.st.segs); k++ {
+	for k := s.st.search(end); k < len(s.st.segs); k++ {
 		g := s.st.segs[k]
 		age := s.now.Sub(g.arrival)
 		if age < 3*s.times.publicAfter && (age < s.times.publicAfter || s.now.Sub(g.pubSentAt) < s.times.publicAfter) {

@@ -110,7 +110,7 @@ func (s *Swarm) relaySweep() {
 		return
 	}
 	segs := s.st.segs
-	for k := searchSegs(segs, s.rel.sweptTo); k < len(segs); k++ {
+	for k := s.st.search(s.rel.sweptTo); k < len(segs); k++ {
 		g := segs[k]
 		if s.now.Sub(g.arrival) < s.times.target {
 			break
@@ -131,7 +131,7 @@ func (s *Swarm) sendRecord(p *peer, g *segment) {
 // sendRecords sends p the records covering pieces [a, b) that it is not known to hold.
 func (s *Swarm) sendRecords(p *peer, a, b uint64) {
 	segs := s.st.segs
-	for k := searchSegs(segs, a); k < len(segs) && segs[k].rec.FirstPiece < b; k++ {
+	for k := s.st.search(a); k < len(segs) && segs[k].rec.FirstPiece < b; k++ {
 		s.sendRecord(p, segs[k])
 	}
 }
@@ -139,7 +139,7 @@ func (s *Swarm) sendRecords(p *peer, a, b uint64) {
 // heardHave notes that p, which announced pieces [a, b), holds their records.
 func (s *Swarm) heardHave(p *peer, a, b uint64) {
 	segs := s.st.segs
-	for k := searchSegs(segs, a); k < len(segs) && segs[k].rec.FirstPiece < b; k++ {
+	for k := s.st.search(a); k < len(segs) && segs[k].rec.FirstPiece < b; k++ {
 		segs[k].knownBy.set(p.slot)
 	}
 }

@@ -1,7 +1,7 @@
 package livetorrent
 
 import (
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/livetorrent/livetorrent/protocol"
@@ -113,9 +113,10 @@ func blocksIn(pieceLen int) int { return (pieceLen + protocol.BlockSize - 1) / p
 // store holds the segments of the window sorted by first piece.
 type store struct {
 	segs      []*segment
-	bytes     int64  // allocated segment data
-	evictedTo uint64 // every piece below this is gone for good (our window first)
-	highest   uint64 // one past the highest piece of any record ever accepted
+	ends      []uint64 // ends[i] is segs[i]'s end piece: searches read one array, not every segment
+	bytes     int64    // allocated segment data
+	evictedTo uint64   // every piece below this is gone for good (our window first)
+	highest   uint64   // one past the highest piece of any record ever accepted
 	newest    time.Time
 	last      *segment // lookup cache
 	freeParts []*partial
@@ -127,7 +128,7 @@ func (st *store) find(p uint64) *segment {
 	if g := st.last; g != nil && g.rec.Contains(p) {
 		return g
 	}
-	i := sort.Search(len(st.segs), func(i int) bool { return st.segs[i].rec.EndPiece() > p })
+	i := st.search(p)
 	if i < len(st.segs) && st.segs[i].rec.FirstPiece <= p {
 		st.last = st.segs[i]
 		return st.segs[i]
@@ -135,14 +136,28 @@ func (st *store) find(p uint64) *segment {
 	return nil
 }
 
+// search returns the index of the first segment that ends above piece p.
+func (st *store) search(p uint64) int {
+	lo, hi := 0, len(st.ends)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if st.ends[m] <= p {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
 // insertPos returns where a record covering [first, end) goes, or -1 if it overlaps a
 // stored one (which is returned).
 func (st *store) insertPos(first, end uint64) (int, *segment) {
 	n := len(st.segs)
-	if n == 0 || st.segs[n-1].rec.EndPiece() <= first {
+	if n == 0 || st.ends[n-1] <= first {
 		return n, nil
 	}
-	i := sort.Search(n, func(i int) bool { return st.segs[i].rec.EndPiece() > first })
+	i := st.search(first)
 	if i < n && st.segs[i].rec.FirstPiece < end {
 		return -1, st.segs[i]
 	}
@@ -150,9 +165,8 @@ func (st *store) insertPos(first, end uint64) (int, *segment) {
 }
 
 func (st *store) insert(i int, g *segment) {
-	st.segs = append(st.segs, nil)
-	copy(st.segs[i+1:], st.segs[i:])
-	st.segs[i] = g
+	st.segs = slices.Insert(st.segs, i, g)
+	st.ends = slices.Insert(st.ends, i, g.rec.EndPiece())
 	st.highest = max(st.highest, g.rec.EndPiece())
 	if g.arrival.After(st.newest) {
 		st.newest = g.arrival
@@ -253,7 +267,7 @@ func (s *Swarm) recordValid(r *protocol.Record) error {
 // spanOfHeld calls fn for each maximal run of verified pieces within [first, end), across
 // segment boundaries when the segments are adjacent in the piece space.
 func (st *store) heldRuns(first, end uint64, fn func(first, end uint64)) {
-	i := sort.Search(len(st.segs), func(i int) bool { return st.segs[i].rec.EndPiece() > first })
+	i := st.search(first)
 	runFirst, runEnd := uint64(0), uint64(0)
 	open := false
 	for ; i < len(st.segs) && st.segs[i].rec.FirstPiece < end; i++ {

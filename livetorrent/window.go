@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/livetorrent/livetorrent/protocol"
@@ -200,6 +201,7 @@ func (s *Swarm) evictFirst() {
 	copy(s.st.segs, s.st.segs[1:])
 	s.st.segs[len(s.st.segs)-1] = nil
 	s.st.segs = s.st.segs[:len(s.st.segs)-1]
+	s.st.ends = slices.Delete(s.st.ends, 0, 1)
 	s.st.last = nil
 	s.st.evictedTo = max(s.st.evictedTo, g.rec.EndPiece())
 	if g.data != nil {
