@@ -35,7 +35,8 @@ type peer struct {
 	outBytes   int
 	backoff    []pieceUntil // pieces not to ask it for until a time (after a REJECT)
 	queuedFill bool
-	depthCap   int // after a REJECT(queue full): fewer requests until it recovers
+	exhausted  uint64 // pickState.gen+1 when a round left it with free slots (0: not)
+	depthCap   int    // after a REJECT(queue full): fewer requests until it recovers
 
 	// Requests it sent us, served in order within our upload credit.
 	queue    fifo
@@ -232,7 +233,7 @@ func (s *Swarm) dropPeer(p *peer) {
 	if !p.amChoking {
 		s.up.freed = true
 	}
-	s.fillAll = true
+	s.refill()
 }
 
 func (s *Swarm) onControl(p *peer, c Control) {
@@ -249,7 +250,7 @@ func (s *Swarm) onControl(p *peer, c Control) {
 				s.cancelSent(p, i, false)
 			}
 		}
-		s.fillAll = true
+		s.refill()
 	case Unchoke:
 		if p.peerChoking {
 			p.peerChoking = false
@@ -321,6 +322,7 @@ func (s *Swarm) onHave(p *peer, h protocol.Have) {
 		return
 	}
 	if useful {
+		p.exhausted = 0
 		p.lastUseful = s.now
 		s.setInterested(p, true)
 		if !p.peerChoking {
@@ -342,7 +344,7 @@ func (s *Swarm) onWindow(p *peer, w protocol.Window) {
 	for i := range p.sent {
 		if !p.sent[i].cancelled && p.sent[i].ref.Piece < w.First {
 			s.cancelSent(p, i, false)
-			s.fillAll = true
+			s.refill()
 		}
 	}
 }
@@ -366,8 +368,11 @@ func (s *Swarm) addAvail(p *peer, first, end uint64, delta int32) {
 			g.avail[k] += delta
 			if delta > 0 {
 				g.held[k*s.holdWords+word] |= bit
-			} else {
-				g.held[k*s.holdWords+word] &^= bit
+				continue
+			}
+			g.held[k*s.holdWords+word] &^= bit
+			if g.avail[k] == 1 && g.wanted && !g.verified[k] {
+				s.pick.gen++ // a sole holder that rations is asked after all (assignPiece)
 			}
 		}
 		if g.wanted {

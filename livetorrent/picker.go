@@ -79,6 +79,11 @@ type pickState struct {
 	becameUrgent bool
 	widened      bool
 	expiries     []time.Time
+
+	// gen counts changes that can make a piece requestable from a peer that had nothing to
+	// give (see fill and peer.exhausted); nDue is how many due expiries it counted.
+	gen  uint64
+	nDue int
 }
 
 // maxExpiries bounds pickState.expiries; a backoff not listed is noticed by the
@@ -124,6 +129,7 @@ func (s *Swarm) ensureOrder() {
 		dl := s.play.deadline(e.g).UnixNano()
 		if dl < horizon && !e.key.urgent {
 			ps.becameUrgent = true
+			ps.gen++
 		}
 		e.key = pieceKey{urgent: dl < horizon, deadline: dl, partial: e.g.parts[e.i] != nil,
 			avail: e.g.avail[e.i], piece: e.g.piece(e.i)}
@@ -159,14 +165,36 @@ func (s *Swarm) fill(peers []*peer) {
 	}
 	if len(cs) > 0 {
 		s.ensureOrder()
+		// A peer that still had free slots after a whole round had nothing we can ask of
+		// it; until something changes (gen, or its own HAVE), another round for it would
+		// walk the whole order to find nothing again. Most rounds after a DATA are those.
+		ps := &s.pick
+		if k := ps.nDue; k < len(ps.expiries) && !s.now.Before(ps.expiries[k]) {
+			for k < len(ps.expiries) && !s.now.Before(ps.expiries[k]) {
+				k++
+			}
+			ps.nDue = k // a backoff ended: the peer may be asked for that piece again
+			ps.gen++
+		}
+		cs = slices.DeleteFunc(cs, func(p *peer) bool { return p.exhausted == ps.gen+1 })
 		horizon := s.now.Add(s.times.horizon)
-		for k := 0; k < len(s.pick.order) && len(cs) > 0; k++ {
-			e := &s.pick.order[k]
+		for k := 0; k < len(ps.order) && len(cs) > 0; k++ {
+			e := &ps.order[k]
 			cs = s.fillEntry(e.g, e.i, cs, horizon)
+		}
+		for _, p := range cs {
+			p.exhausted = ps.gen + 1
 		}
 	}
 	clear(cs)
 	s.pick.cands = cs[:0]
+}
+
+// refill asks for a request round over every peer at the end of this call, after a change
+// that can make pieces requestable from any of them.
+func (s *Swarm) refill() {
+	s.fillAll = true
+	s.pick.gen++
 }
 
 // fillEntry requests what cs can give of piece i of g, if it needs requests.
@@ -415,6 +443,7 @@ func (s *Swarm) filledAll() {
 		n++
 	}
 	ps.expiries = slices.Delete(ps.expiries, 0, n)
+	ps.nDue = max(0, ps.nDue-n)
 }
 
 // noteExpiry records when a refusal backoff that ends at until stops mattering: at until

@@ -137,6 +137,7 @@ func (pl *playState) wantSeg(s *Swarm, g *segment) {
 	g.wanted = true
 	s.pick.dirty = true
 	s.pick.widened = true
+	s.pick.gen++
 	for _, p := range s.peers {
 		if !p.amInterested && s.peerHasWanted(p) {
 			s.setInterested(p, true)
@@ -231,7 +232,7 @@ func (s *Swarm) tuneIn() {
 		}
 	}
 	pl.computeOffsets(s)
-	s.fillAll = true
+	s.refill()
 }
 
 func later(a, b time.Time) time.Time {

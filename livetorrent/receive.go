@@ -14,7 +14,7 @@ func (s *Swarm) releaseBlock(p *peer, ref protocol.BlockRef) {
 	}
 	if pc := g.parts[g.index(ref.Piece)]; pc != nil {
 		if b := int(ref.Offset / protocol.BlockSize); b < len(pc.blocks) && pc.unreq(b, p) {
-			s.fillAll = true
+			s.refill()
 		}
 	}
 }
@@ -163,7 +163,7 @@ func (s *Swarm) pieceAssembled(g *segment, i int) {
 		pc.blocks[b].got, pc.blocks[b].from = false, 0
 	}
 	pc.nGot, pc.nFree = 0, len(pc.blocks)
-	s.fillAll = true
+	s.refill()
 }
 
 // countSources adds a verified piece's bytes to the counters of the peers that sent them.
@@ -254,5 +254,5 @@ func (s *Swarm) onReject(p *peer, r protocol.Reject) {
 		p.depthCap = max(2, p.nActive)
 	}
 	s.noteExpiry(p.backOff(r.Piece, s.now, s.cfg.RejectBackoff))
-	s.fillAll = true
+	s.refill()
 }

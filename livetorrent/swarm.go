@@ -198,7 +198,7 @@ func (s *Swarm) housekeeping() {
 			s.reviewInterest()
 		}
 		if slow || s.timeToFill(marked) {
-			s.fillAll = true
+			s.refill()
 		}
 	} else {
 		s.pubTick()

@@ -163,6 +163,9 @@ func (s *Swarm) serveOne(p *peer) {
 	n := int(r.Length)
 	p.inflight += n
 	s.upl.inflight += n
+	if p.bytesUp == 0 {
+		s.pick.gen++ // p stops counting as rationing (see rationing)
+	}
 	p.bytesUp += int64(n)
 	p.tickUp += n
 	s.stats.BytesUploaded += int64(n)
