@@ -167,7 +167,7 @@ func (s *Swarm) fill(peers []*peer) {
 		s.ensureOrder()
 		// A peer that still had free slots after a whole round had nothing we can ask of
 		// it; until something changes (gen, or its own HAVE), another round for it would
-		// walk the whole order to find nothing again. Most rounds after a DATA are those.
+		// walk the whole order to find nothing again.
 		ps := &s.pick
 		if k := ps.nDue; k < len(ps.expiries) && !s.now.Before(ps.expiries[k]) {
 			for k < len(ps.expiries) && !s.now.Before(ps.expiries[k]) {

@@ -118,8 +118,8 @@ func (s *sim) handle(n *simNode, ev Event) {
 	for _, a := range n.sw.Handle(s.now, ev) {
 		s.execute(n, a)
 	}
-	if s.events%61 != 0 {
-		return // a sample keeps the large scenarios fast
+	if _, bench := s.t.(*testing.B); bench || s.events%61 != 0 {
+		return // a sample keeps the large scenarios fast; benchmarks measure the core alone
 	}
 	if err := n.sw.checkMirrors(); err != nil {
 		panic(fmt.Sprintf("node %d after %T: %v", n.id, ev, err))
