@@ -81,7 +81,7 @@ type pickState struct {
 	expiries     []time.Time
 
 	// gen counts changes that can make a piece requestable from a peer that had nothing to
-	// give (see fill and peer.exhausted); nDue is how many due expiries it counted.
+	// give (see fill and peer.exhausted); nDue is how many expiries have passed.
 	gen  uint64
 	nDue int
 }
@@ -169,13 +169,7 @@ func (s *Swarm) fill(peers []*peer) {
 		// it; until something changes (gen, or its own HAVE), another round for it would
 		// walk the whole order to find nothing again.
 		ps := &s.pick
-		if k := ps.nDue; k < len(ps.expiries) && !s.now.Before(ps.expiries[k]) {
-			for k < len(ps.expiries) && !s.now.Before(ps.expiries[k]) {
-				k++
-			}
-			ps.nDue = k // a backoff ended: the peer may be asked for that piece again
-			ps.gen++
-		}
+		s.passExpiries()
 		cs = slices.DeleteFunc(cs, func(p *peer) bool { return p.exhausted == ps.gen+1 })
 		horizon := s.now.Add(s.times.horizon)
 		for k := 0; k < len(ps.order) && len(cs) > 0; k++ {
@@ -431,19 +425,31 @@ func (s *Swarm) markLate() (marked bool) {
 // the largest cost of a tick.
 func (s *Swarm) timeToFill(markedLate bool) bool {
 	ps := &s.pick
-	return markedLate || ps.becameUrgent || ps.widened || len(ps.expiries) > 0 && !s.now.Before(ps.expiries[0])
+	s.passExpiries()
+	return markedLate || ps.becameUrgent || ps.widened || ps.nDue > 0
 }
 
 // filledAll clears what timeToFill watches after a round over every peer.
 func (s *Swarm) filledAll() {
 	ps := &s.pick
 	ps.becameUrgent, ps.widened = false, false
-	n := 0
-	for n < len(ps.expiries) && !s.now.Before(ps.expiries[n]) {
-		n++
+	s.passExpiries()
+	ps.expiries = slices.Delete(ps.expiries, 0, ps.nDue)
+	ps.nDue = 0
+}
+
+// passExpiries counts the refusal backoffs that have ended (nDue, a prefix of expiries):
+// a peer may be asked for that piece again, so newly ended ones bump gen.
+func (s *Swarm) passExpiries() {
+	ps := &s.pick
+	k := ps.nDue
+	for k < len(ps.expiries) && !s.now.Before(ps.expiries[k]) {
+		k++
 	}
-	ps.expiries = slices.Delete(ps.expiries, 0, n)
-	ps.nDue = max(0, ps.nDue-n)
+	if k > ps.nDue {
+		ps.nDue = k
+		ps.gen++
+	}
 }
 
 // noteExpiry records when a refusal backoff that ends at until stops mattering: at until
