@@ -25,8 +25,8 @@ func (s *Swarm) checkMirrors() error {
 					return fmt.Errorf("piece %d, peer %d: held bit %v, HAVE set %v", piece, p.h, !has, has)
 				}
 			}
-			if g.avail[i] != n {
-				return fmt.Errorf("piece %d: avail %d, %d peers announced it", piece, g.avail[i], n)
+			if g.avail(i, s.holdWords) != n {
+				return fmt.Errorf("piece %d: avail %d, %d peers announced it", piece, g.avail(i, s.holdWords), n)
 			}
 			for w := range s.holdWords {
 				var all uint64

@@ -211,7 +211,7 @@ func (s *Swarm) dropPeer(p *peer) {
 	s.upl.inflight -= p.inflight // the driver drops what it had queued for p
 	p.inflight = 0
 	for _, sp := range p.have.spans {
-		s.addAvail(p, sp.first, sp.end, -1)
+		s.markHeld(p, sp.first, sp.end, false)
 	}
 	p.have.reset()
 	for i, q := range s.peers {
@@ -309,7 +309,7 @@ func (s *Swarm) onHave(p *peer, h protocol.Have) {
 	useful := false
 	s.heardHave(p, first, end) // it holds their records
 	p.have.add(first, end, func(a, b uint64) {
-		s.addAvail(p, a, b, 1)
+		s.markHeld(p, a, b, true)
 		if !useful && s.cfg.Role == RoleViewer && s.wantsAny(a, b) {
 			useful = true
 		}
@@ -339,7 +339,7 @@ func (s *Swarm) onWindow(p *peer, w protocol.Window) {
 		w.First = p.window.First // first never moves back
 	}
 	p.window = protocol.Window{First: w.First, End: max(w.End, w.First)}
-	p.have.removeBelow(w.First, func(a, b uint64) { s.addAvail(p, a, b, -1) })
+	p.have.removeBelow(w.First, func(a, b uint64) { s.markHeld(p, a, b, false) })
 	// It discarded everything below First: what we asked there will not come.
 	for i := range p.sent {
 		if !p.sent[i].cancelled && p.sent[i].ref.Piece < w.First {
@@ -349,9 +349,9 @@ func (s *Swarm) onWindow(p *peer, w protocol.Window) {
 	}
 }
 
-// addAvail adds delta (1: p announced them, -1: p no longer holds them) to the
-// availability of every known piece in [first, end).
-func (s *Swarm) addAvail(p *peer, first, end uint64, delta int32) {
+// markHeld records that p holds (announced) or no longer holds every known piece in
+// [first, end).
+func (s *Swarm) markHeld(p *peer, first, end uint64, held bool) {
 	word, bit := p.slot>>6, uint64(1)<<(p.slot&63)
 	segs := s.st.segs
 	i := 0
@@ -365,13 +365,12 @@ func (s *Swarm) addAvail(p *peer, first, end uint64, delta int32) {
 		a, b := max(first, g.rec.FirstPiece), min(end, g.rec.EndPiece())
 		for q := a; q < b; q++ {
 			k := int(q - g.rec.FirstPiece)
-			g.avail[k] += delta
-			if delta > 0 {
+			if held {
 				g.held[k*s.holdWords+word] |= bit
 				continue
 			}
 			g.held[k*s.holdWords+word] &^= bit
-			if g.avail[k] == 1 && g.wanted && !g.verified[k] {
+			if g.wanted && !g.verified[k] && g.avail(k, s.holdWords) == 1 {
 				s.pick.gen++ // a sole holder that rations is asked after all (assignPiece)
 			}
 		}

@@ -150,11 +150,11 @@ func TestPeerWindowForgetsPieces(t *testing.T) {
 	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second}, 1, 3, 70_000)
 	h.recv(1, protocol.Have{First: 1000, Count: 23})
 	g := h.sw.st.find(segs[0].rec.FirstPiece)
-	if g.avail[0] != 1 {
-		t.Fatalf("availability %d, want 1", g.avail[0])
+	if g.avail(0, h.sw.holdWords) != 1 {
+		t.Fatalf("availability %d, want 1", g.avail(0, h.sw.holdWords))
 	}
 	h.recv(1, protocol.Window{First: 1010, End: 1023})
-	if g.avail[0] != 0 || h.sw.byHandle[1].have.contains(1000) {
+	if g.avail(0, h.sw.holdWords) != 0 || h.sw.byHandle[1].have.contains(1000) {
 		t.Fatal("pieces below the peer's window still counted")
 	}
 	h.recv(1, protocol.Window{First: 1005, End: 1023})

@@ -132,7 +132,7 @@ func (s *Swarm) ensureOrder() {
 			ps.gen++
 		}
 		e.key = pieceKey{urgent: dl < horizon, deadline: dl, partial: e.g.parts[e.i] != nil,
-			avail: e.g.avail[e.i], piece: e.g.piece(e.i)}
+			avail: e.g.avail(e.i, s.holdWords), piece: e.g.piece(e.i)}
 		if !e.key.urgent {
 			if t := time.Unix(0, dl).Add(-s.times.horizon); t.Before(ps.nextUrgent) {
 				ps.nextUrgent = t
@@ -193,7 +193,7 @@ func (s *Swarm) refill() {
 
 // fillEntry requests what cs can give of piece i of g, if it needs requests.
 func (s *Swarm) fillEntry(g *segment, i int, cs []*peer, horizon time.Time) []*peer {
-	if g.verified[i] || !g.wanted || g.avail[i] == 0 {
+	if g.verified[i] || !g.wanted || g.avail(i, s.holdWords) == 0 {
 		return cs
 	}
 	urgent := s.play.deadline(g).Before(horizon)
@@ -250,7 +250,7 @@ func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent bool) []*peer 
 				(pc != nil && (pc.avoids(q.h) || bs.requestedFrom(q))) {
 				continue
 			}
-			if !urgent && g.avail[i] > 1 && s.rationing(q) {
+			if !urgent && g.avail(i, s.holdWords) > 1 && s.rationing(q) {
 				continue // others hold it: do not queue for a refusal
 			}
 			if at := s.expectedAt(q, blen); best < 0 || at.Before(bestAt) {

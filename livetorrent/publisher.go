@@ -211,7 +211,7 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 	piece := g.piece(i)
 	few := int32(2 * s.cfg.PublisherCopies)
 	first := pp.copies < int32(s.cfg.PublisherCopies)
-	extra := pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail[i] < few)
+	extra := pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail(i, s.holdWords) < few)
 	if first || (extra && !s.pubBacklogged()) {
 		pp.copies++
 		pp.allowance = max(pp.allowance, pp.copies)
@@ -220,7 +220,7 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 		}
 		// Count p as a holder now: a viewer does not announce a piece to a peer that
 		// announced it (ours were private), so its HAVE may never come.
-		p.have.add(piece, piece+1, func(a, b uint64) { s.addAvail(p, a, b, 1) })
+		p.have.add(piece, piece+1, func(a, b uint64) { s.markHeld(p, a, b, true) })
 		s.stats.PublisherCopies++
 		return true
 	}
@@ -323,7 +323,7 @@ func (s *Swarm) spreadCheck() {
 			continue // evicted
 		}
 		pp := &r.g.pub[r.i]
-		holders := r.g.avail[r.i]
+		holders := r.g.avail(r.i, s.holdWords)
 		age := s.now.Sub(r.g.arrival)
 		switch {
 		case holders >= few:

@@ -249,7 +249,7 @@ func (s *Swarm) onReject(p *peer, r protocol.Reject) {
 	}
 	switch r.Reason {
 	case protocol.RejectNotHeld, protocol.RejectOutOfWindow:
-		p.have.remove(r.Piece, r.Piece+1, func(a, b uint64) { s.addAvail(p, a, b, -1) })
+		p.have.remove(r.Piece, r.Piece+1, func(a, b uint64) { s.markHeld(p, a, b, false) })
 	case protocol.RejectQueueFull:
 		p.depthCap = max(2, p.nActive)
 	}

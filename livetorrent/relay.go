@@ -37,7 +37,7 @@ func (s *Swarm) servesBefore(p, q *peer) bool {
 // availOf is how many connected peers announced the piece.
 func (s *Swarm) availOf(piece uint64) int32 {
 	if g := s.st.find(piece); g != nil {
-		return g.avail[g.index(piece)]
+		return g.avail(g.index(piece), s.holdWords)
 	}
 	return 0
 }

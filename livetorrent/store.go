@@ -1,6 +1,7 @@
 package livetorrent
 
 import (
+	"math/bits"
 	"slices"
 	"time"
 
@@ -15,14 +16,14 @@ type segment struct {
 	arrival time.Time // local time the record first arrived: eviction is by this clock
 	knownBy peerSet   // peers that sent us the record or were sent it
 
-	data      []byte  // segment bytes, allocated when first needed; verified pieces never change
-	verified  []bool  // per piece
-	nVerified int     // count of true in verified
-	avail     []int32 // per piece: connected peers that announced it
+	data      []byte // segment bytes, allocated when first needed; verified pieces never change
+	verified  []bool // per piece
+	nVerified int    // count of true in verified
 	// held mirrors the peers' HAVE sets for this segment's pieces: holdWords words per
 	// piece, bit slot set when that peer announced it. Asking "does this peer hold the
 	// piece" of the peer's range set costs a binary search in memory of its own per peer;
-	// the request round and the HAVE relay ask it for every peer.
+	// the request round and the HAVE relay ask it for every peer. Its bits counted are the
+	// piece's availability (avail).
 	held  []uint64
 	parts []*partial
 
@@ -44,6 +45,15 @@ func (g *segment) index(p uint64) int { return int(p - g.rec.FirstPiece) }
 // holds reports whether the peer in slot announced piece i (w: holdWords).
 func (g *segment) holds(i, slot, w int) bool {
 	return g.held[i*w+slot>>6]&(1<<(slot&63)) != 0
+}
+
+// avail is how many connected peers announced piece i (w: holdWords).
+func (g *segment) avail(i, w int) int32 {
+	n := 0
+	for _, x := range g.held[i*w : (i+1)*w] {
+		n += bits.OnesCount64(x)
+	}
+	return int32(n)
 }
 func (g *segment) isMedia() bool { return !g.rec.IsInit() }
 func (g *segment) pieceLen(i int, ps uint32) int {

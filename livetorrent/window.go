@@ -138,7 +138,7 @@ func (s *Swarm) acceptRecord(r *protocol.Record, raw []byte, from *peer) *segmen
 	}
 	n := len(r.Hashes)
 	g := &segment{rec: *r, raw: bytes.Clone(raw), arrival: s.now,
-		verified: make([]bool, n), avail: make([]int32, n), parts: make([]*partial, n),
+		verified: make([]bool, n), parts: make([]*partial, n),
 		held: make([]uint64, n*s.holdWords)}
 	if from != nil {
 		g.knownBy.set(from.slot)
@@ -148,7 +148,6 @@ func (s *Swarm) acceptRecord(r *protocol.Record, raw []byte, from *peer) *segmen
 	for _, q := range s.peers {
 		q.have.overlaps(r.FirstPiece, r.EndPiece(), func(a, b uint64) {
 			for p := a; p < b; p++ {
-				g.avail[p-r.FirstPiece]++
 				g.held[int(p-r.FirstPiece)*s.holdWords+q.slot>>6] |= 1 << (q.slot & 63)
 			}
 		})
