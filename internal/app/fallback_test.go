@@ -24,20 +24,40 @@ import (
 // ends; it returns the seeder and the origin's base URL.
 func sampleSwarm(t *testing.T, ctx context.Context, wg *sync.WaitGroup, cfg SeederConfig) (*Seeder, string) {
 	t.Helper()
+	originURL := sampleOrigin(t)
+	sd, done := runSeeder(t, ctx, originURL, cfg)
+	wg.Add(1)
+	go func() { defer wg.Done(); <-done }()
+	return sd, originURL
+}
+
+// sampleOrigin serves the bundled sample over loopback HTTP until the test ends.
+func sampleOrigin(t *testing.T) string {
+	t.Helper()
 	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	cfg.Source, cfg.Loop, cfg.Listen = originURL+"index.m3u8", true, "127.0.0.1:0"
+	return originURL
+}
+
+// runSeeder runs a seeder of the sample at originURL, looped, until ctx ends (cfg.Listen
+// defaults to a free loopback port); done is closed once it has stopped.
+func runSeeder(t *testing.T, ctx context.Context, originURL string, cfg SeederConfig) (sd *Seeder, done chan struct{}) {
+	t.Helper()
+	cfg.Source, cfg.Loop = originURL+"index.m3u8", true
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
 	cfg.HTTP, cfg.Dial = testmedia.LoopbackHTTP(), testmedia.LoopbackDial
 	sd, err := NewSeeder(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Add(1)
-	go func() { defer wg.Done(); sd.Run(ctx) }()
-	return sd, originURL
+	done = make(chan struct{})
+	go func() { defer close(done); sd.Run(ctx) }()
+	return sd, done
 }
 
 // startLeecher starts a viewer of link until ctx ends.

@@ -3,12 +3,10 @@ package app
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/livetorrent/livetorrent/internal/testmedia"
 	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
 
@@ -21,24 +19,10 @@ func TestSeederRestartRecovers(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	originURL, stop, err := serveDir(filepath.Join("..", "..", "testdata", "sample"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	key := prototest.Key("restart")
-	startSeeder := func(ctx context.Context, listen string) (*Seeder, chan struct{}) {
-		sd, err := NewSeeder(SeederConfig{Source: originURL + "index.m3u8", Loop: true, Key: key, Listen: listen,
-			HTTP: testmedia.LoopbackHTTP(), Dial: testmedia.LoopbackDial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan struct{})
-		go func() { defer close(done); sd.Run(ctx) }()
-		return sd, done
-	}
+	originURL := sampleOrigin(t)
+	cfg := SeederConfig{Key: prototest.Key("restart")}
 	sctx, scancel := context.WithCancel(ctx)
-	first, firstDone := startSeeder(sctx, "127.0.0.1:0")
+	first, firstDone := runSeeder(t, sctx, originURL, cfg)
 	listen := first.Node.Addr().String()
 	var viewers []*Leecher
 	for range 2 {
@@ -56,7 +40,8 @@ func TestSeederRestartRecovers(t *testing.T) {
 	for second == nil { // the old listener may take a moment to go
 		if l, err := net.Listen("tcp", listen); err == nil {
 			l.Close()
-			second, _ = startSeeder(ctx, listen)
+			cfg.Listen = listen
+			second, _ = runSeeder(t, ctx, originURL, cfg)
 		} else if time.Since(restart) > 5*time.Second {
 			t.Fatalf("the seeder's address stays busy: %v", err)
 		}
