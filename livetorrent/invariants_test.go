@@ -3,7 +3,8 @@ package livetorrent
 import "fmt"
 
 // checkMirrors verifies the state the core keeps twice: the segments' ends, and each known
-// piece's availability and held bits against the connected peers' HAVE sets. Tests run it after every event.
+// piece's held bits (and the availability counted from them) against the connected peers'
+// HAVE sets. Tests run it after every event.
 func (s *Swarm) checkMirrors() error {
 	if len(s.st.ends) != len(s.st.segs) {
 		return fmt.Errorf("%d segment ends for %d segments", len(s.st.ends), len(s.st.segs))
