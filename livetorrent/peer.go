@@ -36,7 +36,10 @@ type peer struct {
 	backoff    []pieceUntil // pieces not to ask it for until a time (after a REJECT)
 	queuedFill bool
 	exhausted  uint64 // pickState.gen+1 when a round left it with free slots (0: not)
-	depthCap   int    // after a REJECT(queue full): fewer requests until it recovers
+	// Pieces it announced since that round, while exhausted is current: the only ones
+	// that can be new work for it (empty when hintEnd <= hintFirst).
+	hintFirst, hintEnd uint64
+	depthCap           int // after a REJECT(queue full): fewer requests until it recovers
 
 	// Requests it sent us, served in order within our upload credit.
 	queue    fifo
@@ -322,7 +325,15 @@ func (s *Swarm) onHave(p *peer, h protocol.Have) {
 		return
 	}
 	if useful {
-		p.exhausted = 0
+		if p.exhausted == s.pick.gen+1 {
+			if p.hintEnd <= p.hintFirst {
+				p.hintFirst, p.hintEnd = first, end
+			} else {
+				p.hintFirst, p.hintEnd = min(p.hintFirst, first), max(p.hintEnd, end)
+			}
+		} else {
+			p.exhausted = 0
+		}
 		p.lastUseful = s.now
 		s.setInterested(p, true)
 		if !p.peerChoking {

@@ -170,10 +170,23 @@ func (s *Swarm) fill(peers []*peer) {
 		// walk the whole order to find nothing again.
 		ps := &s.pick
 		s.passExpiries()
-		cs = slices.DeleteFunc(cs, func(p *peer) bool { return p.exhausted == ps.gen+1 })
+		cs = slices.DeleteFunc(cs, func(p *peer) bool { return p.exhausted == ps.gen+1 && p.hintEnd <= p.hintFirst })
+		// If every candidate is such a peer that has since announced pieces, only those
+		// pieces can give work: the round skips the rest of the order.
+		hinted, lo, hi := true, ^uint64(0), uint64(0)
+		for _, p := range cs {
+			if p.exhausted != ps.gen+1 {
+				hinted = false
+			}
+			lo, hi = min(lo, p.hintFirst), max(hi, p.hintEnd)
+			p.exhausted, p.hintFirst, p.hintEnd = 0, 0, 0
+		}
 		horizon := s.now.Add(s.times.horizon)
 		for k := 0; k < len(ps.order) && len(cs) > 0; k++ {
 			e := &ps.order[k]
+			if hinted && (e.key.piece < lo || e.key.piece >= hi) {
+				continue
+			}
 			cs = s.fillEntry(e.g, e.i, cs, horizon)
 		}
 		for _, p := range cs {

@@ -66,6 +66,7 @@ Examples:
 			&cli.StringFlag{Name: "out", Value: "sim-out", Usage: "folder for the JSON report and the charts (created)"},
 			&cli.StringFlag{Name: "json", Usage: "JSON report file (default: sim.json in --out)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to this file (go tool pprof)"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile at the end of the run to this file (go tool pprof)"},
 		},
 		Action: func(c *cli.Context) error {
 			sc, err := simScenario(c)
@@ -87,9 +88,17 @@ Examples:
 				defer pprof.StopCPUProfile()
 			}
 			fmt.Fprintf(stdout, "sim: %s, %v of a %.0f kbit/s stream, %d workers\n", sc.Name, sc.Duration, sc.Bitrate/1000, c.Int("workers"))
-			res, err := sim.Run(sc, sim.Options{Workers: c.Int("workers"), Progress: stdout, ProgressEvery: c.Duration("progress")})
+			opt := sim.Options{Workers: c.Int("workers"), Progress: stdout, ProgressEvery: c.Duration("progress")}
+			var heapErr error
+			if path := c.String("memprofile"); path != "" {
+				opt.AtEnd = func() { heapErr = writeHeapProfile(path) }
+			}
+			res, err := sim.Run(sc, opt)
 			if err != nil {
 				return err
+			}
+			if heapErr != nil {
+				return heapErr
 			}
 			fmt.Fprintln(stdout)
 			res.PrintSummary(stdout)
@@ -149,4 +158,18 @@ func simScenario(c *cli.Context) (*sim.Scenario, error) {
 		}
 	}
 	return sc, nil
+}
+
+// writeHeapProfile writes what is live on the heap now.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -174,7 +174,8 @@ func (s *Sim) dispatch(n *node, e *event) {
 	switch e.kind {
 	case evMsg:
 		if n.link(e.slot, e.gen) != nil {
-			s.handle(n, e.at, livetorrent.Received{Peer: h, Msg: e.msg})
+			n.handled++
+			s.carryOut(n, e.at, n.sw.HandleReceived(s.wall(e.at), h, e.msg))
 		}
 	case evCtl:
 		if n.link(e.slot, e.gen) != nil {
@@ -182,7 +183,8 @@ func (s *Sim) dispatch(n *node, e *event) {
 		}
 	case evWritten:
 		if n.link(e.slot, e.gen) != nil {
-			s.handle(n, e.at, livetorrent.Written{Peer: h, Bytes: int(e.n)})
+			n.handled++
+			s.carryOut(n, e.at, n.sw.HandleWritten(s.wall(e.at), h, int(e.n)))
 		}
 	case evUp:
 		if n.link(e.slot, e.gen) != nil {
@@ -209,7 +211,11 @@ func (s *Sim) dispatch(n *node, e *event) {
 // handle gives the core one event and carries out its actions.
 func (s *Sim) handle(n *node, now vtime, ev livetorrent.Event) {
 	n.handled++
-	acts := n.sw.Handle(s.wall(now), ev)
+	s.carryOut(n, now, n.sw.Handle(s.wall(now), ev))
+}
+
+// carryOut executes a core's actions in order.
+func (s *Sim) carryOut(n *node, now vtime, acts []livetorrent.Action) {
 	for i := range acts {
 		s.execute(n, now, &acts[i])
 	}

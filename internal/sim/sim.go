@@ -21,6 +21,9 @@ type Options struct {
 	// Progress, when set, gets a line every ProgressEvery of virtual time (default 10 s).
 	Progress      io.Writer
 	ProgressEvery time.Duration
+	// AtEnd, when set, is called after the last window while every node is still live
+	// (for a heap profile of the run's state).
+	AtEnd func()
 }
 
 // Sim is one run: the nodes, their partitions, the audience and the stream.
@@ -89,6 +92,9 @@ func Run(sc *Scenario, opt Options) (*Result, error) {
 				s.printProgress(opt.Progress)
 			}
 		}
+	}
+	if opt.AtEnd != nil {
+		opt.AtEnd()
 	}
 	return s.result(), nil
 }
