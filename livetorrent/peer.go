@@ -6,40 +6,47 @@ import (
 	"github.com/livetorrent/livetorrent/protocol"
 )
 
-// peer is everything the core knows about one connection.
+// peer is everything the core knows about one connection. The fields a request round
+// reads for every candidate (canRequest, depth, expectedAt, the exhausted memo) come first,
+// so that a round touches one or two cache lines per peer.
 type peer struct {
-	h        PeerHandle
-	slot     int // small integer for peerSet bitsets, reused after the peer leaves
+	h           PeerHandle
+	slot        int  // small integer for peerSet bitsets, reused after the peer leaves
+	gone        bool // closed or down: pending work for it is skipped
+	peerChoking bool
+	queuedFill  bool
+	nActive     int
+	outBytes    int
+	depthCap    int           // after a REJECT(queue full): fewer requests until it recovers
+	rate        float64       // bytes/s it delivers to us while it has requests outstanding (EWMA)
+	latency     time.Duration // measured from answers to requests sent while it was idle
+	reqq        uint32        // the requests it queues (its handshake's reqq; 0: unstated)
+	exhausted   uint64        // pickState.gen+1 when a round left it with free slots (0: not)
+	// Pieces it announced since that round, while exhausted is current: the only ones
+	// that can be new work for it (empty when hintEnd <= hintFirst).
+	hintFirst, hintEnd uint64
+	backoff            []pieceUntil // pieces not to ask it for until a time (after a REJECT)
+
 	addr     string
 	outbound bool
 	seeder   bool // reached through the link's addresses: counted as the seeder in Stats
 	ext      protocol.ExtHandshake
 	upAt     time.Time
-	gone     bool // closed or down: pending work for it is skipped
 
 	window protocol.Window // the peer's advertised window; its pieces below First are forgotten
 	have   rangeSet        // pieces it announced
 	dseq   uint64          // descriptor sequence it holds (as far as we know)
 
-	amChoking, amInterested     bool
-	peerChoking, peerInterested bool
-	optimistic                  bool
-	lastUseful                  time.Time // it last had something we wanted
-	lastData                    time.Time // piece data last moved either way (checked each slow tick)
-	dataSeen                    int64     // bytesDown+bytesUp at lastData
+	amChoking, amInterested bool
+	peerInterested          bool
+	optimistic              bool
+	lastUseful              time.Time // it last had something we wanted
+	lastData                time.Time // piece data last moved either way (checked each slow tick)
+	dataSeen                int64     // bytesDown+bytesUp at lastData
 
 	// Requests we sent, oldest first. Cancelled entries stay until they expire so that a
 	// block racing the cancel is not counted as unrequested.
-	sent       []sentReq
-	nActive    int
-	outBytes   int
-	backoff    []pieceUntil // pieces not to ask it for until a time (after a REJECT)
-	queuedFill bool
-	exhausted  uint64 // pickState.gen+1 when a round left it with free slots (0: not)
-	// Pieces it announced since that round, while exhausted is current: the only ones
-	// that can be new work for it (empty when hintEnd <= hintFirst).
-	hintFirst, hintEnd uint64
-	depthCap           int // after a REJECT(queue full): fewer requests until it recovers
+	sent []sentReq
 
 	// Requests it sent us, served in order within our upload credit.
 	queue    fifo
@@ -47,10 +54,8 @@ type peer struct {
 	waiting  bool // in uploadState.waiting
 
 	// Measurements.
-	rate        float64 // bytes/s it delivers to us while it has requests outstanding (EWMA)
 	recvRate    float64 // bytes/s it delivers to us, averaged over time (EWMA): tit-for-tat
 	sendRate    float64 // bytes/s we upload to it (EWMA)
-	latency     time.Duration
 	busySince   time.Time
 	busy        time.Duration
 	tickDown    int
@@ -134,7 +139,7 @@ func (s *Swarm) onPeerUp(e PeerUp) {
 		s.out = append(s.out, Action{Kind: ActClose, Peer: e.Peer, Err: ErrTooManyPeers})
 		return
 	}
-	p := &peer{h: e.Peer, addr: e.Addr, outbound: e.Outbound, seeder: e.Seeder, ext: e.Ext, upAt: s.now,
+	p := &peer{h: e.Peer, addr: e.Addr, outbound: e.Outbound, seeder: e.Seeder, ext: e.Ext, reqq: e.Ext.Reqq, upAt: s.now,
 		amChoking: true, peerChoking: true, dseq: e.Ext.DescriptorSeq, lastUseful: s.now, lastData: s.now,
 		latency: s.cfg.InitialLatency, rate: s.cfg.InitialPeerRate, lastRate: s.now}
 	if e.Ext.UploadHint > 0 {

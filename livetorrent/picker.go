@@ -223,7 +223,7 @@ func (s *Swarm) canRequest(p *peer) bool {
 // depth is a peer's pipeline: enough requests to cover its bandwidth-delay product, at
 // least 4, at most MaxPipeline and the reqq it advertised.
 func (s *Swarm) depth(p *peer) int {
-	reqq := int(p.ext.Reqq)
+	reqq := int(p.reqq)
 	if reqq == 0 {
 		reqq = 256
 	}

@@ -49,7 +49,7 @@ type node struct {
 	gens             uint32
 	rng              *rand.Rand
 
-	out [][]event // messages for other nodes, per destination partition
+	part *part // the partition it belongs to, which collects the messages it sends
 
 	cut, gone   bool
 	joinAt      vtime
@@ -289,8 +289,8 @@ func (n *node) transmit(now vtime, l *link, size int) (sent, arrival vtime) {
 func (n *node) emit(e event) {
 	n.sseq++
 	e.seq = n.sseq
-	w := int(e.to) % len(n.out)
-	n.out[w] = append(n.out[w], e)
+	w := int(e.to) % len(n.part.out)
+	n.part.out[w] = append(n.part.out[w], e)
 }
 
 // serveFetch is the origin serving a range request: in arrival order at its capacity,

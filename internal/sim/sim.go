@@ -53,7 +53,8 @@ type Sim struct {
 type part struct {
 	id     int
 	cal    calendar
-	active []int32 // nodes processed in this window: the senders to merge from
+	active []int32   // nodes listed for this window
+	out    [][]event // messages its nodes sent in this window, per destination partition
 }
 
 const second = vtime(time.Second)
@@ -109,7 +110,7 @@ func newSim(sc *Scenario, opt Options) (*Sim, error) {
 	s := &Sim{sc: sc, opt: opt, width: windowFor(sc), epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		pos: map[int32]int{}, rng: rand.New(rand.NewPCG(sc.Seed, 0x73696d))}
 	for w := range opt.Workers {
-		s.parts = append(s.parts, &part{id: w, cal: newCalendar(s.width)})
+		s.parts = append(s.parts, &part{id: w, cal: newCalendar(s.width), out: make([][]event, opt.Workers)})
 	}
 	s.zeros = make([]byte, s.maxSegment()+int(sc.Piece))
 	if err := s.str.init(sc, s.epoch); err != nil {
@@ -175,8 +176,9 @@ func (s *Sim) wall(t vtime) time.Time { return s.epoch.Add(time.Duration(t)) }
 func (s *Sim) virtual(t time.Time) vtime { return vtime(t.Sub(s.epoch)) }
 
 func (s *Sim) addNode(r role) *node {
-	n := &node{id: int32(len(s.nodes)), role: r, wake: never, cal: -1,
-		out: make([][]event, len(s.parts)), rng: rand.New(rand.NewPCG(s.sc.Seed, uint64(len(s.nodes))))}
+	id := len(s.nodes)
+	n := &node{id: int32(id), role: r, wake: never, cal: -1, part: s.parts[id%len(s.parts)],
+		rng: rand.New(rand.NewPCG(s.sc.Seed, uint64(id)))}
 	s.nodes = append(s.nodes, n)
 	return n
 }
@@ -205,7 +207,6 @@ func (s *Sim) parallel(fn func(p *part)) {
 // process runs the partition's nodes that have events in window k, up to end.
 func (s *Sim) process(p *part, k int64, end vtime) {
 	p.active = p.cal.take(k, s.nodes, p.active[:0])
-	kept := 0
 	for _, id := range p.active {
 		n := s.nodes[id]
 		if n.cal != k || n.gone {
@@ -213,13 +214,10 @@ func (s *Sim) process(p *part, k int64, end vtime) {
 		}
 		n.cal = -1
 		s.run(n, end)
-		p.active[kept] = id
-		kept++
 		if !n.gone {
 			p.cal.add(n, n.nextTime())
 		}
 	}
-	p.active = p.active[:kept]
 }
 
 // merge moves the messages sent in the window into the queues of the partition's
@@ -227,20 +225,17 @@ func (s *Sim) process(p *part, k int64, end vtime) {
 // order in which they are queued here does not matter.
 func (s *Sim) merge(p *part) {
 	for _, q := range s.parts {
-		for _, id := range q.active {
-			from := s.nodes[id]
-			msgs := from.out[p.id]
-			for i := range msgs {
-				r := s.nodes[msgs[i].to]
-				if r.gone {
-					continue
-				}
-				r.q.push(msgs[i])
-				p.cal.add(r, msgs[i].at)
+		msgs := q.out[p.id]
+		for i := range msgs {
+			r := s.nodes[msgs[i].to]
+			if r.gone {
+				continue
 			}
-			clear(msgs)
-			from.out[p.id] = msgs[:0]
+			r.q.push(msgs[i])
+			p.cal.add(r, msgs[i].at)
 		}
+		clear(msgs)
+		q.out[p.id] = msgs[:0]
 	}
 }
 
