@@ -25,6 +25,7 @@ type peer struct {
 	// Pieces it announced since that round, while exhausted is current: the only ones
 	// that can be new work for it (empty when hintEnd <= hintFirst).
 	hintFirst, hintEnd uint64
+	hinted             bool         // in the current round: exhausted, only its hint can give work
 	backoff            []pieceUntil // pieces not to ask it for until a time (after a REJECT)
 
 	addr     string
@@ -74,6 +75,15 @@ type peer struct {
 	spread     float64        // credit for pieces it re-uploaded
 	publicTo   uint64         // every piece below this has been announced to it
 	pubRejects map[uint64]int // piece -> requests refused for the copy limit
+}
+
+// hint adds pieces [first, end) to the ones that can be new work for an exhausted peer.
+func (p *peer) hint(first, end uint64) {
+	if p.hintEnd <= p.hintFirst {
+		p.hintFirst, p.hintEnd = first, end
+	} else {
+		p.hintFirst, p.hintEnd = min(p.hintFirst, first), max(p.hintEnd, end)
+	}
 }
 
 type sentReq struct {
@@ -331,11 +341,7 @@ func (s *Swarm) onHave(p *peer, h protocol.Have) {
 	}
 	if useful {
 		if p.exhausted == s.pick.gen+1 {
-			if p.hintEnd <= p.hintFirst {
-				p.hintFirst, p.hintEnd = first, end
-			} else {
-				p.hintFirst, p.hintEnd = min(p.hintFirst, first), max(p.hintEnd, end)
-			}
+			p.hint(first, end)
 		} else {
 			p.exhausted = 0
 		}

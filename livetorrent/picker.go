@@ -171,23 +171,37 @@ func (s *Swarm) fill(peers []*peer) {
 		ps := &s.pick
 		s.passExpiries()
 		cs = slices.DeleteFunc(cs, func(p *peer) bool { return p.exhausted == ps.gen+1 && p.hintEnd <= p.hintFirst })
-		// If every candidate is such a peer that has since announced pieces, only those
-		// pieces can give work: the round skips the rest of the order.
-		hinted, lo, hi := true, ^uint64(0), uint64(0)
+		// Such a peer whose hint lists pieces since (it announced them, or a block of them
+		// became free) can get work only from those pieces: the round offers it no other
+		// entry, and skips entries that only such peers could take.
+		full, lo, hi := 0, ^uint64(0), uint64(0)
 		for _, p := range cs {
-			if p.exhausted != ps.gen+1 {
-				hinted = false
+			p.hinted = p.exhausted == ps.gen+1
+			if p.hinted {
+				lo, hi = min(lo, p.hintFirst), max(hi, p.hintEnd)
+			} else {
+				full++
 			}
-			lo, hi = min(lo, p.hintFirst), max(hi, p.hintEnd)
 			p.exhausted, p.hintFirst, p.hintEnd = 0, 0, 0
 		}
 		horizon := s.now.Add(s.times.horizon)
 		for k := 0; k < len(ps.order) && len(cs) > 0; k++ {
 			e := &ps.order[k]
-			if hinted && (e.key.piece < lo || e.key.piece >= hi) {
+			onlyFull := e.key.piece < lo || e.key.piece >= hi
+			if onlyFull && full == 0 {
 				continue
 			}
-			cs = s.fillEntry(e.g, e.i, cs, horizon)
+			if n := len(cs); n > 0 {
+				cs = s.fillEntry(e.g, e.i, cs, horizon, onlyFull)
+				if len(cs) < n && full > 0 {
+					full = 0
+					for _, p := range cs {
+						if !p.hinted {
+							full++
+						}
+					}
+				}
+			}
 		}
 		for _, p := range cs {
 			p.exhausted = ps.gen + 1
@@ -204,8 +218,19 @@ func (s *Swarm) refill() {
 	s.pick.gen++
 }
 
+// refillPiece is refill after a change that can make only this piece requestable (a block
+// of it became free): peers that had nothing to give keep that memo for every other piece.
+func (s *Swarm) refillPiece(piece uint64) {
+	s.fillAll = true
+	for _, p := range s.peers {
+		if p.exhausted == s.pick.gen+1 {
+			p.hint(piece, piece+1)
+		}
+	}
+}
+
 // fillEntry requests what cs can give of piece i of g, if it needs requests.
-func (s *Swarm) fillEntry(g *segment, i int, cs []*peer, horizon time.Time) []*peer {
+func (s *Swarm) fillEntry(g *segment, i int, cs []*peer, horizon time.Time, onlyFull bool) []*peer {
 	if g.verified[i] || !g.wanted || g.avail(i, s.holdWords) == 0 {
 		return cs
 	}
@@ -213,7 +238,7 @@ func (s *Swarm) fillEntry(g *segment, i int, cs []*peer, horizon time.Time) []*p
 	if pc := g.parts[i]; pc != nil && pc.nFree == 0 && (pc.nLate == 0 || !urgent) {
 		return cs
 	}
-	return s.assignPiece(g, i, cs, urgent)
+	return s.assignPiece(g, i, cs, urgent, onlyFull)
 }
 
 func (s *Swarm) canRequest(p *peer) bool {
@@ -242,8 +267,8 @@ func (s *Swarm) expectedAt(p *peer, n int) time.Time {
 }
 
 // assignPiece requests the blocks of piece i that need a request and returns the
-// candidates that still have free slots.
-func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent bool) []*peer {
+// candidates that still have free slots. With onlyFull, hinted candidates are passed over.
+func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent, onlyFull bool) []*peer {
 	piece := g.piece(i)
 	plen := g.pieceLen(i, s.ps)
 	pc := g.parts[i]
@@ -259,7 +284,7 @@ func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent bool) []*peer 
 		best := -1
 		var bestAt time.Time
 		for k, q := range cs {
-			if !g.holds(i, q.slot, s.holdWords) || q.backedOff(piece, s.now) ||
+			if (onlyFull && q.hinted) || !g.holds(i, q.slot, s.holdWords) || q.backedOff(piece, s.now) ||
 				(pc != nil && (pc.avoids(q.h) || bs.requestedFrom(q))) {
 				continue
 			}

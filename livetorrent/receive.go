@@ -14,7 +14,7 @@ func (s *Swarm) releaseBlock(p *peer, ref protocol.BlockRef) {
 	}
 	if pc := g.parts[g.index(ref.Piece)]; pc != nil {
 		if b := int(ref.Offset / protocol.BlockSize); b < len(pc.blocks) && pc.unreq(b, p) {
-			s.refill()
+			s.refillPiece(ref.Piece)
 		}
 	}
 }
@@ -254,5 +254,7 @@ func (s *Swarm) onReject(p *peer, r protocol.Reject) {
 		p.depthCap = max(2, p.nActive)
 	}
 	s.noteExpiry(p.backOff(r.Piece, s.now, s.cfg.RejectBackoff))
-	s.refill()
+	// Only this piece changed for the other peers (its block is free, its holders may
+	// have changed); p has a free slot.
+	s.refillPiece(r.Piece)
 }
