@@ -200,8 +200,11 @@ func (s *Swarm) relayBusy(p *peer, piece uint64) bool {
 }
 
 // maxRelayQueue is how long a viewer's queued requests may keep its uplink busy before it
-// declines further copies of a piece it is already sending to another peer.
-const maxRelayQueue = 500 * time.Millisecond
+// declines further copies of a piece it is already sending to another peer. Half a second
+// refused about a quarter of all requests once spare unchoke slots brought more requesters
+// to each fresh piece: each refusal costs the requester a round trip, and the simulated
+// swarms took more from the origin than with the longer queue (livetorrent/NOTES.md).
+const maxRelayQueue = 2 * time.Second
 
 // has reports whether a request for piece is queued.
 func (q *fifo) has(piece uint64) bool {

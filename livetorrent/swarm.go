@@ -93,10 +93,7 @@ func (s *Swarm) LocalExtHandshake() protocol.ExtHandshake {
 // treated as the latest seen). The returned actions must be executed in order; the slice is
 // reused by the next call.
 func (s *Swarm) Handle(now time.Time, ev Event) []Action {
-	s.out = s.out[:0]
-	if now.After(s.now) {
-		s.now = now
-	}
+	s.begin(now)
 	switch e := ev.(type) {
 	case PeerUp:
 		s.onPeerUp(e)
@@ -137,11 +134,7 @@ func (s *Swarm) Handle(now time.Time, ev Event) []Action {
 // HandleReceived is Handle(now, Received{Peer: peer, Msg: msg}) without boxing the event:
 // the entry for the most frequent events of a driver that runs many cores.
 func (s *Swarm) HandleReceived(now time.Time, peer PeerHandle, msg protocol.Message) []Action {
-	s.out = s.out[:0]
-	if now.After(s.now) {
-		s.now = now
-	}
-	if p := s.peerFor(peer); p != nil {
+	if p := s.begin(now).peerFor(peer); p != nil {
 		s.onMessage(p, msg)
 	}
 	s.finish()
@@ -150,15 +143,20 @@ func (s *Swarm) HandleReceived(now time.Time, peer PeerHandle, msg protocol.Mess
 
 // HandleWritten is Handle(now, Written{Peer: peer, Bytes: n}) without boxing the event.
 func (s *Swarm) HandleWritten(now time.Time, peer PeerHandle, n int) []Action {
-	s.out = s.out[:0]
-	if now.After(s.now) {
-		s.now = now
-	}
-	if p := s.peerFor(peer); p != nil {
+	if p := s.begin(now).peerFor(peer); p != nil {
 		s.onWritten(p, n)
 	}
 	s.finish()
 	return s.out
+}
+
+// begin starts handling an event at now: the previous call's actions are dropped.
+func (s *Swarm) begin(now time.Time) *Swarm {
+	s.out = s.out[:0]
+	if now.After(s.now) {
+		s.now = now
+	}
+	return s
 }
 
 // finish does the work an event left pending: announce verified pieces, deliver, request

@@ -196,3 +196,47 @@ func TestSpareUplinkUnchokes(t *testing.T) {
 		t.Fatalf("after a busy uplink and a rechoke %d unchoked, want 2 regular + 1 optimistic", n)
 	}
 }
+
+// TestBusyRelayRefusesFreshPiece: a viewer already sending a fresh piece to one peer
+// refuses another peer's request for it only while its queued requests would keep its
+// uplink busy for more than maxRelayQueue; with a shorter queue the request waits in line.
+func TestBusyRelayRefusesFreshPiece(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer, UnchokeSlots: 4})
+	h.up(1)
+	h.up(2)
+	h.up(3)
+	seg := h.segment(100, 1000, 70_000) // 3 pieces: 32768, 32768, 4464
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	h.recv(1, protocol.RecordMsg{Raw: seg.raw}) // arrives now: fresh
+	h.ownAll(seg)
+	h.ctl(2, Interested)
+	h.ctl(3, Interested)
+	req := func(p PeerHandle, piece uint64, off uint32) []Action {
+		return h.recv(p, protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Offset: off, Length: protocol.BlockSize}})
+	}
+	// Peer 2 asks for both pieces: one block leaves (the budget), three wait.
+	req(2, 1000, 0)
+	req(2, 1000, protocol.BlockSize)
+	req(2, 1001, 0)
+	req(2, 1001, protocol.BlockSize)
+	queued := 4 * protocol.BlockSize
+
+	// An uplink that sends the queue in under maxRelayQueue: peer 3 waits in line.
+	h.sw.upl.rate = 1.5 * float64(queued) / maxRelayQueue.Seconds()
+	for _, a := range req(3, 1000, 0) {
+		if _, ok := a.Msg.(protocol.Reject); ok {
+			t.Fatalf("refused with a short queue: %v", a)
+		}
+	}
+	// A slower uplink: the same queue lasts longer than maxRelayQueue, so peer 3 is
+	// refused the piece peer 2 is getting, and told to ask elsewhere.
+	h.sw.upl.rate = 0.5 * float64(queued) / maxRelayQueue.Seconds()
+	req(3, 1000, protocol.BlockSize)
+	h.expectReject(3, protocol.RejectUnspecified)
+	// A piece nobody else is getting is served in line however long the queue.
+	for _, a := range h.recv(3, protocol.Request{BlockRef: protocol.BlockRef{Piece: 1002, Length: 4464}}) {
+		if _, ok := a.Msg.(protocol.Reject); ok {
+			t.Fatalf("refused a piece no other peer is getting: %v", a)
+		}
+	}
+}
