@@ -39,18 +39,7 @@ func newHarness(t testing.TB, cfg Config) *harness {
 
 func (h *harness) do(ev Event) []Action {
 	h.last = h.last[:0]
-	var acts []Action
-	// The unboxed entries are what the simulator uses; the harness's tests cover them
-	// (Handle's own cases are covered by the drivers' tests).
-	switch e := ev.(type) {
-	case Received:
-		acts = h.sw.HandleReceived(h.now, e.Peer, e.Msg)
-	case Written:
-		acts = h.sw.HandleWritten(h.now, e.Peer, e.Bytes)
-	default:
-		acts = h.sw.Handle(h.now, ev)
-	}
-	for _, a := range acts {
+	for _, a := range h.sw.Handle(h.now, ev) {
 		if a.Kind != ActWakeAt {
 			h.last = append(h.last, a)
 		}

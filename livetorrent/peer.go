@@ -77,11 +77,16 @@ type peer struct {
 	pubRejects map[uint64]int // piece -> requests refused for the copy limit
 }
 
-// hint adds pieces [first, end) to the ones that can be new work for an exhausted peer.
-func (p *peer) hint(first, end uint64) {
-	if p.hintEnd <= p.hintFirst {
+// hint tells p's next request round that pieces [first, end) changed for it. A peer that
+// had nothing to give keeps that memo and looks at these pieces only; any other peer walks
+// the whole order anyway.
+func (s *Swarm) hint(p *peer, first, end uint64) {
+	switch {
+	case p.exhausted != s.pick.gen+1:
+		p.exhausted = 0
+	case p.hintEnd <= p.hintFirst:
 		p.hintFirst, p.hintEnd = first, end
-	} else {
+	default:
 		p.hintFirst, p.hintEnd = min(p.hintFirst, first), max(p.hintEnd, end)
 	}
 }
@@ -340,11 +345,7 @@ func (s *Swarm) onHave(p *peer, h protocol.Have) {
 		return
 	}
 	if useful {
-		if p.exhausted == s.pick.gen+1 {
-			p.hint(first, end)
-		} else {
-			p.exhausted = 0
-		}
+		s.hint(p, first, end)
 		p.lastUseful = s.now
 		s.setInterested(p, true)
 		if !p.peerChoking {

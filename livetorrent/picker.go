@@ -191,14 +191,13 @@ func (s *Swarm) fill(peers []*peer) {
 			if onlyFull && full == 0 {
 				continue
 			}
-			if n := len(cs); n > 0 {
-				cs = s.fillEntry(e.g, e.i, cs, horizon, onlyFull)
-				if len(cs) < n && full > 0 {
-					full = 0
-					for _, p := range cs {
-						if !p.hinted {
-							full++
-						}
+			n := len(cs)
+			cs = s.fillEntry(e.g, e.i, cs, horizon, onlyFull)
+			if len(cs) < n && full > 0 {
+				full = 0
+				for _, p := range cs {
+					if !p.hinted {
+						full++
 					}
 				}
 			}
@@ -223,9 +222,7 @@ func (s *Swarm) refill() {
 func (s *Swarm) refillPiece(piece uint64) {
 	s.fillAll = true
 	for _, p := range s.peers {
-		if p.exhausted == s.pick.gen+1 {
-			p.hint(piece, piece+1)
-		}
+		s.hint(p, piece, piece+1)
 	}
 }
 

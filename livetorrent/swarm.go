@@ -102,17 +102,13 @@ func (s *Swarm) Handle(now time.Time, ev Event) []Action {
 			s.dropPeer(p)
 		}
 	case Received:
-		if p := s.peerFor(e.Peer); p != nil {
-			s.onMessage(p, e.Msg)
-		}
+		return s.HandleReceived(now, e.Peer, e.Msg)
 	case ControlReceived:
 		if p := s.peerFor(e.Peer); p != nil {
 			s.onControl(p, e.Kind)
 		}
 	case Written:
-		if p := s.peerFor(e.Peer); p != nil {
-			s.onWritten(p, e.Bytes)
-		}
+		return s.HandleWritten(now, e.Peer, e.Bytes)
 	case Tick:
 		s.play.recheck = true // time passed: a held first segment, a missing init segment
 		if !s.now.Before(s.nextTick) {
