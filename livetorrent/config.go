@@ -34,7 +34,7 @@ type Config struct {
 
 	// Viewer playback.
 	Rendition     int           // rendition id to play (default 0; the descriptor's first if absent); -1 = none (relay only)
-	TargetLatency time.Duration // how far behind the live edge playback runs (default 3 x target duration)
+	TargetLatency time.Duration // how far behind the live edge playback runs (default 3 x target duration, at least MinDefaultLatency)
 	StartupDelay  time.Duration // planned time from tune-in to the first segment's deadline (default 1 s)
 	TuneInWait    time.Duration // longest wait for more peers' records before choosing the start (default 500 ms)
 	UrgentHorizon time.Duration // pieces due within this are picked by deadline, later ones rarest-first (default TargetLatency/2)
@@ -193,6 +193,14 @@ func (c *Config) setDefaults() error {
 	return nil
 }
 
+// MinDefaultLatency is the least default target latency. Three target durations (what
+// RFC 8216 Section 6.3.3 advises at least) leave short segments too little time to cross
+// the swarm: with 2 s segments a piece has about 4 s to reach a viewer before its origin
+// fallback starts, while in a swarm of thousands it crosses several relay hops of uplinks
+// near the bitrate and arrives after about 4 s at the median. A flash crowd then falls back
+// on the origin all at once and stalls (see NOTES.md, "Target latency").
+const MinDefaultLatency = 8 * time.Second
+
 // streamTimes are the durations that depend on the descriptor, fixed when it arrives.
 type streamTimes struct {
 	target      time.Duration // EXT-X-TARGETDURATION
@@ -206,7 +214,7 @@ func (c *Config) timesFor(d *protocol.Descriptor) streamTimes {
 	t := streamTimes{target: d.TargetDuration, window: d.WindowDuration, latency: c.TargetLatency,
 		horizon: c.UrgentHorizon, publicAfter: c.PublicAfter}
 	if t.latency <= 0 {
-		t.latency = 3 * t.target
+		t.latency = max(3*t.target, MinDefaultLatency)
 	}
 	if t.horizon <= 0 {
 		t.horizon = t.latency / 2

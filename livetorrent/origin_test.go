@@ -20,7 +20,7 @@ func TestOriginFallback(t *testing.T) {
 	s.run(s.now.Add(500 * time.Millisecond))
 	end := s.now.Add(20 * time.Second)
 	s.publishEvery(pub, 2*time.Second, end)
-	s.run(end.Add(6 * time.Second))
+	s.run(end.Add(MinDefaultLatency)) // the last segment plays the default latency after it is published
 	s.checkDeliveries(b, s.nextSeq-1)
 	st := b.sw.Stats()
 	if st.BytesFromOrigin == 0 || b.fetches == 0 {

@@ -20,10 +20,11 @@ func TestTuneInBehindLiveEdge(t *testing.T) {
 			t.Errorf("segment %d wanted=%v", g.rec.MediaSeq, g.wanted)
 		}
 	}
-	// The default target latency is three target durations: the same start.
+	// The default target latency is three target durations but at least 8 s: with 2 s
+	// segments, four behind.
 	h2, _ := viewerWithSegments(t, Config{}, 1, 10, 20_000)
-	if st := h2.sw.Stats(); st.StartSeq != 107 {
-		t.Fatalf("default latency: start %d, want 107", st.StartSeq)
+	if st := h2.sw.Stats(); st.StartSeq != 106 {
+		t.Fatalf("default latency: start %d, want 106 (106..109 make 8 s)", st.StartSeq)
 	}
 }
 

@@ -26,7 +26,7 @@ type LeecherConfig struct {
 	HTTPListen     string        // local player address, e.g. "127.0.0.1:8765"; empty = no HTTP output
 	Stdout         io.Writer     // continuous stream output, nil = none
 	Player         string        // launch this player (mpv, ffplay) on the output; empty = none
-	TargetLatency  time.Duration // 0 = 3 target durations
+	TargetLatency  time.Duration // 0 = 3 target durations, at least 8 s
 	UploadRate     int           // bytes/s, 0 = unlimited
 	DownloadRate   int
 	Limits         Limits
