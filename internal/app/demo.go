@@ -150,6 +150,9 @@ func RunDemo(ctx context.Context, cfg DemoConfig) ([]DemoFigures, error) {
 		case <-t.C:
 		}
 		f := demoFigures(context.Background(), sd, ls, time.Since(start))
+		if ctx.Err() != nil {
+			continue // the nodes began stopping while they were asked: the figures may be partial
+		}
 		figs = append(figs, f)
 		fmt.Fprintf(cfg.Out, "%5.0fs  peers/viewer %.1f  segments played %d  from peers %5.1f%%  seeder egress %.2fx bitrate (%.0f kbit/s)\n",
 			f.Elapsed.Seconds(), f.Peers, f.Segments, 100*sharePeers(f), f.SeederEgressX, f.BitrateBps/1000)
