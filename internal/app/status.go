@@ -38,7 +38,7 @@ func coreSnapshot(c *livetorrent.Swarm, ns node.Stats) status.Snapshot {
 		BytesFromPeers: st.VerifiedFromPeers, BytesFromSeeder: st.VerifiedFromSeeder, BytesFromOrigin: st.BytesFromOrigin,
 		PiecesVerified: st.PiecesVerified, PiecesRejected: st.PiecesFailed, DeadlineMisses: st.PiecesLate,
 		SegmentsPlayed: st.SegmentsDelivered, SegmentsSkipped: st.SegmentsSkipped,
-		Stalls: st.Stalls, StallTime: st.StallTime, Propagation: propagation(st),
+		Stalls: st.Stalls, StallTime: st.StallTime, StartupDelay: st.StartupDelay, Propagation: propagation(st),
 	}
 }
 

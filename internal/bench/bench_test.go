@@ -45,8 +45,8 @@ func TestSmallBench(t *testing.T) {
 		t.Fatalf("%d viewers in the report, want 8", len(rep.Viewers))
 	}
 	for _, v := range rep.Viewers {
-		if !v.Joined || v.Swarm.Segments < 1 {
-			t.Errorf("viewer %d: joined %v, %d segments played", v.ID, v.Joined, v.Swarm.Segments)
+		if !v.Joined || v.Swarm.Segments < 1 || v.Swarm.StartupS <= 0 {
+			t.Errorf("viewer %d: joined %v, %d segments played, startup %.2f s", v.ID, v.Joined, v.Swarm.Segments, v.Swarm.StartupS)
 		}
 		if v.Baseline.Segments < 1 || v.Baseline.Bytes == 0 {
 			t.Errorf("baseline client %d: %d segments, %d bytes", v.ID, v.Baseline.Segments, v.Baseline.Bytes)
@@ -59,7 +59,7 @@ func TestSmallBench(t *testing.T) {
 	if last.SeederSent == 0 || last.FromPeers+last.FromSeeder+last.FromOrigin == 0 {
 		t.Errorf("swarm: seeder sent %d, viewers received %d", last.SeederSent, last.FromPeers+last.FromSeeder+last.FromOrigin)
 	}
-	if rep.Summary.PropagationAll.Segments == 0 || len(rep.Summary.Targets) != 4 {
+	if rep.Summary.PropagationAll.Segments == 0 || len(rep.Summary.Targets) != 4 || rep.Summary.Startup.Viewers != 8 {
 		t.Errorf("summary %+v", rep.Summary)
 	}
 	if len(rep.Charts) != 5 {

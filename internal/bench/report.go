@@ -60,6 +60,7 @@ type SwarmViewer struct {
 	Segments   int64   `json:"segments"`
 	Stalls     int64   `json:"stalls"`
 	StallS     float64 `json:"stall_s"`
+	StartupS   float64 `json:"startup_s"` // tune-in to the first segment played (0: never played)
 	Skipped    int64   `json:"skipped"`
 	FromPeers  int64   `json:"from_peers_bytes"`
 	FromSeeder int64   `json:"from_seeder_bytes"`
@@ -95,7 +96,7 @@ func (r *runner) report(interrupted bool) *Report {
 			l := v.last
 			vr.Joined = true
 			vr.Swarm = SwarmViewer{Segments: l.SegmentsPlayed, Stalls: l.Stalls, StallS: l.StallTime.Seconds(),
-				Skipped: l.SegmentsSkipped, FromPeers: l.BytesFromPeers, FromSeeder: l.BytesFromSeeder,
+				StartupS: l.StartupDelay.Seconds(), Skipped: l.SegmentsSkipped, FromPeers: l.BytesFromPeers, FromSeeder: l.BytesFromSeeder,
 				FromOrigin: l.BytesFromOrigin, Sent: l.BytesSent, Peers: l.Peers}
 			hists = append(hists, l.Propagation)
 			sum.ViewersTotal++
@@ -114,6 +115,7 @@ func (r *runner) report(interrupted bool) *Report {
 		}
 		rep.Viewers = append(rep.Viewers, vr)
 	}
+	sum.Startup = StartupOf(rep.Viewers)
 	rep.Propagation = mergeHistograms(hists)
 	if len(r.propagation) > 0 {
 		rep.PropagationSecondHalf = subtractHistogram(rep.Propagation, r.propagation[midSample(r.samples)])

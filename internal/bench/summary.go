@@ -36,12 +36,38 @@ type Summary struct {
 	// Propagation, publication to arrival: over the second half (the target's measure), and
 	// over the whole run, which includes the segments each viewer fetches behind the live
 	// edge when it tunes in.
-	Propagation         Percentiles `json:"propagation_second_half"`
-	PropagationAll      Percentiles `json:"propagation_whole_run"`
-	CPUPercentPerViewer *float64    `json:"cpu_percent_per_viewer,omitempty"`
-	HeapMiBPerViewer    float64     `json:"heap_mib_per_viewer"`
-	ResourcesNote       string      `json:"resources_note"`
-	Targets             []Target    `json:"targets"`
+	// Startup: tune-in to the first segment played, over the viewers that played.
+	Startup             StartupPercentiles `json:"startup"`
+	Propagation         Percentiles        `json:"propagation_second_half"`
+	PropagationAll      Percentiles        `json:"propagation_whole_run"`
+	CPUPercentPerViewer *float64           `json:"cpu_percent_per_viewer,omitempty"`
+	HeapMiBPerViewer    float64            `json:"heap_mib_per_viewer"`
+	ResourcesNote       string             `json:"resources_note"`
+	Targets             []Target           `json:"targets"`
+}
+
+// StartupPercentiles describe the viewers' startup delays.
+type StartupPercentiles struct {
+	Viewers int     `json:"viewers"`
+	P50S    float64 `json:"p50_s"`
+	P95S    float64 `json:"p95_s"`
+	MaxS    float64 `json:"max_s"`
+}
+
+// StartupOf summarises the startup delays of the viewers that played.
+func StartupOf(viewers []ViewerResult) StartupPercentiles {
+	var d []float64
+	for _, v := range viewers {
+		if v.Swarm.Segments > 0 {
+			d = append(d, v.Swarm.StartupS)
+		}
+	}
+	if len(d) == 0 {
+		return StartupPercentiles{}
+	}
+	slices.Sort(d)
+	at := func(q float64) float64 { return d[min(len(d)-1, int(q*float64(len(d))))] }
+	return StartupPercentiles{Viewers: len(d), P50S: at(0.50), P95S: at(0.95), MaxS: d[len(d)-1]}
 }
 
 // Percentiles describe a propagation histogram.

@@ -141,3 +141,18 @@ func TestPlaybackModel(t *testing.T) {
 		}
 	}
 }
+
+func TestStartupOf(t *testing.T) {
+	var vs []ViewerResult
+	for i := range 20 { // 1..20 s; a viewer that never played does not count
+		vs = append(vs, ViewerResult{Swarm: SwarmViewer{Segments: 1, StartupS: float64(i + 1)}})
+	}
+	vs = append(vs, ViewerResult{Swarm: SwarmViewer{StartupS: 0}})
+	got := StartupOf(vs)
+	if want := (StartupPercentiles{Viewers: 20, P50S: 11, P95S: 20, MaxS: 20}); got != want {
+		t.Errorf("StartupOf = %+v, want %+v", got, want)
+	}
+	if got := StartupOf(nil); got != (StartupPercentiles{}) {
+		t.Errorf("StartupOf(nil) = %+v", got)
+	}
+}

@@ -25,6 +25,7 @@ func printSummary(w io.Writer, rep *Report) {
 	fmt.Fprintf(tw, "segments played\t%d\t%d\n", s.SwarmSegments, s.BaselineSegments)
 	fmt.Fprintf(tw, "stalls (viewers with a stall)\t%d (%d)\t%d (%d)\n", s.SwarmStalls, s.SwarmViewersStalled, s.BaselineStalls, s.BaselineStalled)
 	fmt.Fprintf(tw, "viewers that never played\t%d\t%d\n", s.SwarmNeverPlayed, s.BaselineNeverPlayed)
+	fmt.Fprintf(tw, "startup p50 / p95 / max (tune-in to first segment played)\t%.1f / %.1f / %.1f s\t-\n", s.Startup.P50S, s.Startup.P95S, s.Startup.MaxS)
 	for _, p := range []struct {
 		name string
 		p    Percentiles

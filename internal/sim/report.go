@@ -193,7 +193,7 @@ func (s *Sim) result() *Result {
 		vr := bench.ViewerResult{ID: int(n.id - seederID - 1), JoinS: float64(n.joinAt) / 1e9, UploadCap: int(n.upCap),
 			DownloadCap: int(sc.DownUp * sc.Bitrate / 8), RouteCut: n.cut, Joined: true,
 			Swarm: bench.SwarmViewer{Segments: st.SegmentsDelivered, Stalls: st.Stalls, StallS: st.StallTime.Seconds(),
-				Skipped: st.SegmentsSkipped, FromPeers: st.VerifiedFromPeers, FromSeeder: st.VerifiedFromSeeder,
+				StartupS: st.StartupDelay.Seconds(), Skipped: st.SegmentsSkipped, FromPeers: st.VerifiedFromPeers, FromSeeder: st.VerifiedFromSeeder,
 				FromOrigin: st.BytesFromOrigin, Sent: st.BytesUploaded, Peers: st.Peers}}
 		if n.gone {
 			vr.LeaveS = float64(n.leaveAt) / 1e9
@@ -207,6 +207,7 @@ func (s *Sim) result() *Result {
 		sum.SwarmNeverPlayed += b2i(st.SegmentsDelivered == 0)
 		rep.Viewers = append(rep.Viewers, vr)
 	}
+	sum.Startup = bench.StartupOf(rep.Viewers)
 	rep.Propagation = bench.MergeHistograms(hists)
 	mid := pts[0]
 	if len(sm) > 0 {

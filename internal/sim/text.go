@@ -27,8 +27,9 @@ func (r *Result) Text() string {
 	fmt.Fprintf(&b, "bytes: from peers %.2f%%, seeder %.2f%%, origin %.2f%%; second half from peers %.2f%%\n",
 		100*share(t.fromPeers, t.received()), 100*share(t.fromSeeder, t.received()), 100*share(t.fromOrigin, t.received()),
 		100*r.secondHalfShare())
-	fmt.Fprintf(&b, "playback: %d segments, %d stalls (%d viewers, %.1f s), %d skipped, %d never played\n",
-		s.SwarmSegments, s.SwarmStalls, s.SwarmViewersStalled, t.stallTime.Seconds(), t.skipped, s.SwarmNeverPlayed)
+	fmt.Fprintf(&b, "playback: %d segments, %d stalls (%d viewers, %.1f s), %d skipped, %d never played; startup p50/p95/max %.1f/%.1f/%.1f s\n",
+		s.SwarmSegments, s.SwarmStalls, s.SwarmViewersStalled, t.stallTime.Seconds(), t.skipped, s.SwarmNeverPlayed,
+		s.Startup.P50S, s.Startup.P95S, s.Startup.MaxS)
 	fmt.Fprintf(&b, "propagation p50/p95/p99: second half %.0f/%.0f/%.0f ms (%d), whole run %.0f/%.0f/%.0f ms (%d)\n",
 		s.Propagation.P50Ms, s.Propagation.P95Ms, s.Propagation.P99Ms, s.Propagation.Segments,
 		s.PropagationAll.P50Ms, s.PropagationAll.P95Ms, s.PropagationAll.P99Ms, s.PropagationAll.Segments)

@@ -27,6 +27,7 @@ type Snapshot struct {
 	SegmentsSkipped int64         `json:"segments_skipped"`
 	Stalls          int64         `json:"stalls"` // segments delivered late: the player waited
 	StallTime       time.Duration `json:"stall_time_ns"`
+	StartupDelay    time.Duration `json:"startup_delay_ns"` // tune-in to the first segment played (0 before)
 	MissingRequests int64         `json:"missing_requests"` // the player asked for data the leecher did not have
 
 	BufferAhead time.Duration `json:"buffer_ahead_ns"` // media ready ahead of the playhead
