@@ -312,11 +312,11 @@ func (s *Swarm) pubTick() {
 // spreadCheck widens refused pieces that are not spreading. A piece counts as stagnant
 // when, on two consecutive checks at least SpreadCheck apart and once it has been public
 // that long, few peers hold it and no more than before: it then gets one more copy. A piece
-// older than 1.5 target durations that few peers hold (viewers' deadlines approach) gets a
-// copy for every refused request.
+// older than half the default target latency that few peers hold (viewers' deadlines
+// approach) gets a copy for every refused request.
 func (s *Swarm) spreadCheck() {
 	few := int32(2 * s.cfg.PublisherCopies)
-	urgentAge := s.times.target * 3 / 2
+	urgentAge := s.times.latency / 2
 	settled := s.times.publicAfter + s.cfg.SpreadCheck
 	for _, r := range s.pub.demanded {
 		if r.g.pub == nil || r.g != s.st.find(r.g.rec.FirstPiece) {
