@@ -169,24 +169,34 @@ func (h *harness) closed(p PeerHandle) (Action, bool) {
 // serve answers peer p's requests in the last actions, and the requests those answers
 // trigger, from segs, until p is asked for nothing more. It returns every action seen.
 func (h *harness) serve(p PeerHandle, segs ...testSeg) []Action {
-	var all []Action
-	var queue []protocol.BlockRef
+	acts, _ := h.serveFrom(p, nil, segs...)
+	return acts
+}
+
+// serveFrom is serve with requests sent to p earlier (queue) answered first. It also
+// returns the requests for blocks outside segs, unanswered.
+func (h *harness) serveFrom(p PeerHandle, queue []protocol.BlockRef, segs ...testSeg) (acts []Action, rest []protocol.BlockRef) {
 	take := func() {
-		all = append(all, h.last...)
+		acts = append(acts, h.last...)
 		queue = append(queue, h.requests()[p]...)
 	}
 	take()
 	for len(queue) > 0 {
 		r := queue[0]
 		queue = queue[1:]
+		served := false
 		for _, seg := range segs {
 			if seg.rec.Contains(r.Piece) {
 				h.recv(p, seg.block(r.Piece, r.Offset))
 				take()
+				served = true
 			}
 		}
+		if !served {
+			rest = append(rest, r)
+		}
 	}
-	return all
+	return acts, rest
 }
 
 func kinds(acts []Action, k ActionKind) []Action {

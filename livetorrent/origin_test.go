@@ -20,13 +20,15 @@ func TestOriginFallback(t *testing.T) {
 	s.run(s.now.Add(500 * time.Millisecond))
 	end := s.now.Add(20 * time.Second)
 	s.publishEvery(pub, 2*time.Second, end)
-	s.run(end.Add(MinDefaultLatency)) // the last segment plays the default latency after it is published
+	// The last segment plays the default latency after it is published, and up to a segment
+	// duration later: b's slow start (onPace) may wait that long.
+	s.run(end.Add(MinDefaultLatency + 2*time.Second))
 	s.checkDeliveries(b, s.nextSeq-1)
 	st := b.sw.Stats()
 	if st.BytesFromOrigin == 0 || b.fetches == 0 {
 		t.Fatalf("no origin fetches: %+v", st)
 	}
-	t.Logf("b: %d bytes from peers, %d from the origin in %d fetches, %d stalls", st.BytesDownloaded, st.BytesFromOrigin, b.fetches, st.Stalls)
+	t.Logf("b: %d bytes from peers, %d from the origin in %d fetches, %d stalls, startup %v", st.BytesDownloaded, st.BytesFromOrigin, b.fetches, st.Stalls, st.StartupDelay)
 }
 
 // TestOriginFetchDetails: the fetch names the segment URL resolved against the rendition

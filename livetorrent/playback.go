@@ -30,6 +30,8 @@ type playState struct {
 	anchored  bool      // the first segment was delivered: anchor is real playback
 	holdUntil time.Time // a young stream: the first segment waits so playback keeps its latency
 	tunedAt   time.Time
+	tunedGot  int64     // bytes received (peers and origin) at tune-in
+	readyAt   time.Time // the first segment was ready but the ones after it were behind (see onPace)
 	bySeq     map[uint64]*segment
 	lastInit  uint64
 	hasInit   bool
@@ -218,6 +220,7 @@ func (s *Swarm) tuneIn() {
 		start = g
 	}
 	pl.tuned, pl.tunedAt, pl.recheck = true, s.now, true
+	pl.tunedGot = s.stats.BytesDownloaded + s.stats.BytesFromOrigin
 	pl.startSeq, pl.next = start.rec.MediaSeq, start.rec.MediaSeq
 	pl.anchor = s.now.Add(s.cfg.StartupDelay)
 	if t := newest.arrival.Add(s.times.latency - cum); t.After(s.now) {
@@ -279,6 +282,9 @@ func (s *Swarm) deliverReady() {
 			s.wakeBy(pl.holdUntil)
 			return
 		}
+		if !pl.anchored && !s.onPace(g) {
+			return
+		}
 		d := &Delivery{MediaSeq: pl.next, Record: &g.rec, Data: g.data}
 		if ig != nil {
 			d.Init, d.InitData = &ig.rec, ig.data
@@ -306,6 +312,55 @@ func (s *Swarm) deliverReady() {
 			return
 		}
 	}
+}
+
+// onPace reports whether playback can start with g: at the rate this viewer has received
+// since it tuned in, the segments after g whose records are here arrive before their
+// deadlines with two thirds of g's duration to spare (the next one within a third of g's
+// duration, the k-th within k durations less two thirds of g's). A viewer joining an
+// established swarm receives at many times the bitrate and starts at once; one that tunes
+// in to a young stream together with thousands of others, whose next segments are still
+// spreading, waits instead of stalling on them. It waits at most g's duration.
+func (s *Swarm) onPace(g *segment) bool {
+	pl := &s.play
+	if pl.readyAt.IsZero() {
+		pl.readyAt = s.now
+	}
+	elapsed := s.now.Sub(pl.tunedAt)
+	if elapsed <= 0 || s.now.Sub(pl.readyAt) >= g.rec.Duration {
+		return true
+	}
+	rate := float64(s.stats.BytesDownloaded+s.stats.BytesFromOrigin-pl.tunedGot) / elapsed.Seconds()
+	missing, budget := 0.0, g.rec.Duration.Seconds()/3
+	for seq := g.rec.MediaSeq + 1; ; seq++ {
+		n := pl.bySeq[seq]
+		if n == nil {
+			return true
+		}
+		missing += float64(s.missingBytes(n))
+		if missing > rate*budget {
+			return false
+		}
+		budget += n.rec.Duration.Seconds()
+	}
+}
+
+// missingBytes is how many bytes of g are neither verified nor received in a partial piece.
+func (s *Swarm) missingBytes(g *segment) int {
+	if g.complete() {
+		return 0
+	}
+	n := 0
+	for i := range g.pieces() {
+		if g.verified[i] {
+			continue
+		}
+		n += g.pieceLen(i, s.ps)
+		if pc := g.parts[i]; pc != nil {
+			n -= min(pc.nGot*protocol.BlockSize, g.pieceLen(i, s.ps))
+		}
+	}
+	return n
 }
 
 // missingWait is how long a gap in the media sequence may stay open once a later record

@@ -91,3 +91,63 @@ func TestSkipMissingRecordAndStall(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestStartWaitsForPace: the first segment plays at once when the viewer receives fast
+// enough for the next one to arrive within a third of a segment duration; otherwise it
+// waits until the next one is complete, or for at most a segment duration.
+func TestStartWaitsForPace(t *testing.T) {
+	// tuned returns a viewer that tuned in to 100 and 101 and the requests it sent peer 1.
+	tuned := func() (*harness, testSeg, testSeg, []protocol.BlockRef) {
+		h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
+		h.up(1)
+		h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+		s100 := h.segment(100, 1000, 40_000)
+		s101 := h.segment(101, 1010, 40_000)
+		h.recv(1, protocol.RecordMsg{Raw: s100.raw})
+		h.recv(1, protocol.RecordMsg{Raw: s101.raw})
+		h.recv(1, protocol.Window{First: 1000, End: 1012})
+		h.recv(1, protocol.Have{First: 1000, Count: 12})
+		h.ctl(1, Unchoke)
+		if !h.sw.Stats().TunedIn {
+			t.Fatal("not tuned in")
+		}
+		return h, s100, s101, h.requests()[1]
+	}
+
+	// 40 kB in 100 ms: 400 kB/s brings the 40 kB of 101 within 0.1 s.
+	h, s100, _, reqs := tuned()
+	h.advance(100 * time.Millisecond)
+	acts, _ := h.serveFrom(1, reqs, s100)
+	if got := kinds(acts, ActDeliver); len(got) != 1 || got[0].Delivery.MediaSeq != 100 {
+		t.Fatalf("fast viewer: deliveries %v, want 100 at once", got)
+	}
+
+	// 40 kB in 1 s: 101 would take 1 s, more than a third of 2 s. 100 waits for 101.
+	h, s100, s101, reqs := tuned()
+	h.advance(time.Second)
+	acts, reqs = h.serveFrom(1, reqs, s100)
+	if got := kinds(acts, ActDeliver); len(got) != 0 {
+		t.Fatalf("slow viewer: deliveries %v, want none yet", got)
+	}
+	acts, _ = h.serveFrom(1, reqs, s101)
+	got := kinds(acts, ActDeliver)
+	if len(got) != 2 || got[0].Delivery.MediaSeq != 100 || got[1].Delivery.Late != 0 {
+		t.Fatalf("slow viewer: deliveries %v, want 100 and 101 on time", got)
+	}
+	if st := h.sw.Stats(); st.StartupDelay != time.Second || st.Stalls != 0 {
+		t.Fatalf("startup %v, stalls %d; want 1 s, 0", st.StartupDelay, st.Stalls)
+	}
+
+	// Nothing more arrives: 100 plays a segment duration after it was ready.
+	h, s100, _, reqs = tuned()
+	h.advance(time.Second)
+	h.serveFrom(1, reqs, s100)
+	h.advance(1900 * time.Millisecond)
+	if got := kinds(h.last, ActDeliver); len(got) != 0 {
+		t.Fatalf("stalled swarm after 1.9 s: deliveries %v, want none yet", got)
+	}
+	h.advance(100 * time.Millisecond)
+	if got := kinds(h.last, ActDeliver); len(got) != 1 || got[0].Delivery.MediaSeq != 100 {
+		t.Fatalf("stalled swarm after 2 s: deliveries %v, want 100", got)
+	}
+}
