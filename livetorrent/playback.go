@@ -15,9 +15,10 @@ import (
 // media time from the start of S to the start of k (record durations; a missing record
 // counts one target duration). The anchor starts at now + StartupDelay. When less than TargetLatency of
 // media exists (a young stream), S is held back until arrival(N) + TargetLatency -
-// duration(S..N) so that playback still runs TargetLatency behind the edge. When S is
-// delivered the player starts, so the anchor moves to that instant; when a later segment is delivered
-// after its deadline the player has stalled for that long and the anchor moves by the stall.
+// duration(S..N) so that playback still runs TargetLatency behind the edge. S is delivered
+// once the segments after it are on pace (onPace); the player starts then, so the anchor
+// moves to that instant. When a later segment is delivered after its deadline the player
+// has stalled for that long and the anchor moves by the stall.
 type playState struct {
 	enabled   bool
 	rendition uint8
