@@ -60,16 +60,7 @@ func TestDeliverWithInitSegment(t *testing.T) {
 // has waited a target duration; a segment delivered after its deadline counts as a stall
 // and moves the playback clock.
 func TestSkipMissingRecordAndStall(t *testing.T) {
-	h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
-	h.up(1)
-	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
-	s100 := h.segment(100, 1000, 20_000)
-	s101 := h.segment(101, 1010, 20_000)
-	h.recv(1, protocol.RecordMsg{Raw: s100.raw})
-	h.recv(1, protocol.RecordMsg{Raw: s101.raw})
-	h.recv(1, protocol.Window{First: 1000, End: 1011})
-	h.recv(1, protocol.Have{First: 1000, Count: 11})
-	h.ctl(1, Unchoke)
+	h, s100, s101 := tunedToTwo(t, 20_000)
 	if got := kinds(h.serve(1, s100, s101), ActDeliver); len(got) != 2 || got[1].Delivery.Late != 0 {
 		t.Fatalf("deliveries %v", got)
 	}
@@ -96,21 +87,8 @@ func TestSkipMissingRecordAndStall(t *testing.T) {
 // enough for the next one to arrive within a third of a segment duration; otherwise it
 // waits until the next one is complete, or for at most a segment duration.
 func TestStartWaitsForPace(t *testing.T) {
-	// tuned returns a viewer that tuned in to 100 and 101 and the requests it sent peer 1.
 	tuned := func() (*harness, testSeg, testSeg, []protocol.BlockRef) {
-		h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
-		h.up(1)
-		h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
-		s100 := h.segment(100, 1000, 40_000)
-		s101 := h.segment(101, 1010, 40_000)
-		h.recv(1, protocol.RecordMsg{Raw: s100.raw})
-		h.recv(1, protocol.RecordMsg{Raw: s101.raw})
-		h.recv(1, protocol.Window{First: 1000, End: 1012})
-		h.recv(1, protocol.Have{First: 1000, Count: 12})
-		h.ctl(1, Unchoke)
-		if !h.sw.Stats().TunedIn {
-			t.Fatal("not tuned in")
-		}
+		h, s100, s101 := tunedToTwo(t, 40_000)
 		return h, s100, s101, h.requests()[1]
 	}
 
@@ -150,4 +128,26 @@ func TestStartWaitsForPace(t *testing.T) {
 	if got := kinds(h.last, ActDeliver); len(got) != 1 || got[0].Delivery.MediaSeq != 100 {
 		t.Fatalf("stalled swarm after 2 s: deliveries %v, want 100", got)
 	}
+}
+
+// tunedToTwo returns a viewer (target latency 4 s, no origin) tuned in to segments 100 and
+// 101 of size bytes each (pieces from 1000 and 1010), which peer 1 holds and has unchoked it
+// for: the last actions are its first requests to peer 1.
+func tunedToTwo(t *testing.T, size int) (*harness, testSeg, testSeg) {
+	t.Helper()
+	h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	s100 := h.segment(100, 1000, size)
+	s101 := h.segment(101, 1010, size)
+	h.recv(1, protocol.RecordMsg{Raw: s100.raw})
+	h.recv(1, protocol.RecordMsg{Raw: s101.raw})
+	end := s101.rec.EndPiece()
+	h.recv(1, protocol.Window{First: 1000, End: end})
+	h.recv(1, protocol.Have{First: 1000, Count: uint32(end - 1000)})
+	h.ctl(1, Unchoke)
+	if !h.sw.Stats().TunedIn {
+		t.Fatal("not tuned in")
+	}
+	return h, s100, s101
 }
