@@ -57,16 +57,21 @@ type ViewerResult struct {
 
 // SwarmViewer is a LiveTorrent viewer's final figures, from its status snapshot.
 type SwarmViewer struct {
-	Segments   int64   `json:"segments"`
-	Stalls     int64   `json:"stalls"`
-	StallS     float64 `json:"stall_s"`
-	StartupS   float64 `json:"startup_s"` // tune-in to the first segment played (0: never played)
-	Skipped    int64   `json:"skipped"`
-	FromPeers  int64   `json:"from_peers_bytes"`
-	FromSeeder int64   `json:"from_seeder_bytes"`
-	FromOrigin int64   `json:"from_origin_bytes"`
-	Sent       int64   `json:"sent_bytes"`
-	Peers      int     `json:"peers"`
+	Segments int64   `json:"segments"`
+	Stalls   int64   `json:"stalls"`
+	StallS   float64 `json:"stall_s"`
+	StartupS float64 `json:"startup_s"` // tune-in to the first segment played (0: never played)
+	// When the viewer was last read (the end of the run, or its departure): media ready
+	// ahead of the playhead, and how far behind the live edge it played (a segment's
+	// publication to its playback). Both 0 if it never played.
+	BufferS     float64 `json:"buffer_s"`
+	BehindLiveS float64 `json:"behind_live_s"`
+	Skipped     int64   `json:"skipped"`
+	FromPeers   int64   `json:"from_peers_bytes"`
+	FromSeeder  int64   `json:"from_seeder_bytes"`
+	FromOrigin  int64   `json:"from_origin_bytes"`
+	Sent        int64   `json:"sent_bytes"`
+	Peers       int     `json:"peers"`
 }
 
 // report assembles the report from the samples and the viewers' final figures.
@@ -97,7 +102,8 @@ func (r *runner) report(interrupted bool) *Report {
 			vr.Joined = true
 			vr.Swarm = SwarmViewer{Segments: l.SegmentsPlayed, Stalls: l.Stalls, StallS: l.StallTime.Seconds(),
 				StartupS: l.StartupDelay.Seconds(), Skipped: l.SegmentsSkipped, FromPeers: l.BytesFromPeers, FromSeeder: l.BytesFromSeeder,
-				FromOrigin: l.BytesFromOrigin, Sent: l.BytesSent, Peers: l.Peers}
+				FromOrigin: l.BytesFromOrigin, Sent: l.BytesSent, Peers: l.Peers,
+				BufferS: l.BufferAhead.Seconds(), BehindLiveS: l.BehindLive.Seconds()}
 			hists = append(hists, l.Propagation)
 			sum.ViewersTotal++
 			sum.SwarmSegments += l.SegmentsPlayed

@@ -132,6 +132,7 @@ func (s *Sim) leave(id int32, at vtime) {
 		s.schedule(r)
 	}
 	n.final = n.sw.Stats()
+	n.finalBuffer, n.finalBehind, _ = n.sw.Playback()
 	n.gone, n.leaveAt = true, at
 	n.q, n.links, n.wake = nil, nil, never
 	n.sw = nil // the core's memory goes with the viewer

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/livetorrent/livetorrent/livetorrent"
 	"github.com/livetorrent/livetorrent/protocol"
@@ -56,7 +57,9 @@ type node struct {
 	leaveAt     vtime
 	handled     int64             // events given to the core
 	final       livetorrent.Stats // at departure
-	originBytes int64             // origin node: bytes served for fallback fetches
+	finalBuffer time.Duration     // ... and its playback then (Swarm.Playback)
+	finalBehind time.Duration
+	originBytes int64 // origin node: bytes served for fallback fetches
 }
 
 // link is one end of a connection: what the sender needs to time its messages. A slot is

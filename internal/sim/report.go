@@ -181,9 +181,10 @@ func (s *Sim) result() *Result {
 	sum := bench.Summary{Viewers: s.metrics.peak, ViewersTotal: s.joined, DurationS: sc.Duration.Seconds(),
 		BitrateBps: sc.Bitrate, Source: bench.SourceSimulation}
 	for _, n := range s.nodes[seederID+1:] {
-		st := n.final
+		st, buffer, behind := n.final, n.finalBuffer, n.finalBehind
 		if !n.gone {
 			st = n.sw.Stats()
+			buffer, behind, _ = n.sw.Playback()
 		} else {
 			r.left++
 		}
@@ -194,7 +195,8 @@ func (s *Sim) result() *Result {
 			DownloadCap: int(sc.DownUp * sc.Bitrate / 8), RouteCut: n.cut, Joined: true,
 			Swarm: bench.SwarmViewer{Segments: st.SegmentsDelivered, Stalls: st.Stalls, StallS: st.StallTime.Seconds(),
 				StartupS: st.StartupDelay.Seconds(), Skipped: st.SegmentsSkipped, FromPeers: st.VerifiedFromPeers, FromSeeder: st.VerifiedFromSeeder,
-				FromOrigin: st.BytesFromOrigin, Sent: st.BytesUploaded, Peers: st.Peers}}
+				FromOrigin: st.BytesFromOrigin, Sent: st.BytesUploaded, Peers: st.Peers,
+				BufferS: buffer.Seconds(), BehindLiveS: behind.Seconds()}}
 		if n.gone {
 			vr.LeaveS = float64(n.leaveAt) / 1e9
 		}

@@ -40,6 +40,7 @@ func TestScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkPlayback(t, res)
 			got := res.Text()
 			golden := strings.TrimSuffix(path, ".txt") + ".golden"
 			if *update {
@@ -56,6 +57,21 @@ func TestScenarios(t *testing.T) {
 				t.Errorf("summary differs from %s (run with -update if the change is intended):\n--- got\n%s\n--- want\n%s", golden, got, want)
 			}
 		})
+	}
+}
+
+// checkPlayback: every viewer that played reports where it played, 2 to 60 s behind the live
+// edge (the default latency is 8 s; stalls add to it), and a buffer between nothing and that.
+func checkPlayback(t *testing.T, res *Result) {
+	t.Helper()
+	for _, v := range res.Report.Viewers {
+		sw := v.Swarm
+		if sw.Segments == 0 {
+			continue
+		}
+		if sw.BehindLiveS < 2 || sw.BehindLiveS > 60 || sw.BufferS < 0 || sw.BufferS > sw.BehindLiveS {
+			t.Errorf("viewer %d: behind live %.2f s, buffer %.2f s", v.ID, sw.BehindLiveS, sw.BufferS)
+		}
 	}
 }
 
