@@ -39,6 +39,8 @@ func coreSnapshot(c *livetorrent.Swarm, ns node.Stats) status.Snapshot {
 		PiecesVerified: st.PiecesVerified, PiecesRejected: st.PiecesFailed, DeadlineMisses: st.PiecesLate,
 		SegmentsPlayed: st.SegmentsDelivered, SegmentsSkipped: st.SegmentsSkipped,
 		Stalls: st.Stalls, StallTime: st.StallTime, StartupDelay: st.StartupDelay, Propagation: propagation(st),
+		RequestsSent: st.RequestsSent, RequestsRefused: st.RejectsReceived, DuplicateRequests: st.DuplicateRequests,
+		BytesWasted: st.BytesWasted,
 	}
 }
 

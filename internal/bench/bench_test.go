@@ -48,6 +48,9 @@ func TestSmallBench(t *testing.T) {
 		if !v.Joined || v.Swarm.Segments < 1 || v.Swarm.StartupS <= 0 {
 			t.Errorf("viewer %d: joined %v, %d segments played, startup %.2f s", v.ID, v.Joined, v.Swarm.Segments, v.Swarm.StartupS)
 		}
+		if v.Swarm.Requests == 0 || v.Swarm.Refused > v.Swarm.Requests || v.Swarm.Duplicates > v.Swarm.Requests {
+			t.Errorf("viewer %d: %d requests, %d refused, %d duplicated", v.ID, v.Swarm.Requests, v.Swarm.Refused, v.Swarm.Duplicates)
+		}
 		if sw := v.Swarm; sw.BehindLiveS <= 0 || sw.BehindLiveS > 60 || sw.BufferS < 0 || sw.BufferS > sw.BehindLiveS {
 			t.Errorf("viewer %d: behind live %.2f s, buffer %.2f s", v.ID, sw.BehindLiveS, sw.BufferS)
 		}

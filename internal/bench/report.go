@@ -66,12 +66,18 @@ type SwarmViewer struct {
 	// publication to its playback). Both 0 if it never played.
 	BufferS     float64 `json:"buffer_s"`
 	BehindLiveS float64 `json:"behind_live_s"`
-	Skipped     int64   `json:"skipped"`
-	FromPeers   int64   `json:"from_peers_bytes"`
-	FromSeeder  int64   `json:"from_seeder_bytes"`
-	FromOrigin  int64   `json:"from_origin_bytes"`
-	Sent        int64   `json:"sent_bytes"`
-	Peers       int     `json:"peers"`
+	// Block requests sent, refused by peers and duplicated (see status.Snapshot), and the
+	// bytes received that were not needed, out of all received from peers.
+	Requests   int64 `json:"requests"`
+	Refused    int64 `json:"requests_refused"`
+	Duplicates int64 `json:"duplicate_requests"`
+	Wasted     int64 `json:"wasted_bytes"`
+	Skipped    int64 `json:"skipped"`
+	FromPeers  int64 `json:"from_peers_bytes"`
+	FromSeeder int64 `json:"from_seeder_bytes"`
+	FromOrigin int64 `json:"from_origin_bytes"`
+	Sent       int64 `json:"sent_bytes"`
+	Peers      int   `json:"peers"`
 }
 
 // report assembles the report from the samples and the viewers' final figures.
@@ -103,7 +109,8 @@ func (r *runner) report(interrupted bool) *Report {
 			vr.Swarm = SwarmViewer{Segments: l.SegmentsPlayed, Stalls: l.Stalls, StallS: l.StallTime.Seconds(),
 				StartupS: l.StartupDelay.Seconds(), Skipped: l.SegmentsSkipped, FromPeers: l.BytesFromPeers, FromSeeder: l.BytesFromSeeder,
 				FromOrigin: l.BytesFromOrigin, Sent: l.BytesSent, Peers: l.Peers,
-				BufferS: l.BufferAhead.Seconds(), BehindLiveS: l.BehindLive.Seconds()}
+				BufferS: l.BufferAhead.Seconds(), BehindLiveS: l.BehindLive.Seconds(),
+				Requests: l.RequestsSent, Refused: l.RequestsRefused, Duplicates: l.DuplicateRequests, Wasted: l.BytesWasted}
 			hists = append(hists, l.Propagation)
 			sum.ViewersTotal++
 			sum.SwarmSegments += l.SegmentsPlayed
@@ -121,7 +128,7 @@ func (r *runner) report(interrupted bool) *Report {
 		}
 		rep.Viewers = append(rep.Viewers, vr)
 	}
-	sum.Startup = StartupOf(rep.Viewers)
+	sum.Startup, sum.Requests = StartupOf(rep.Viewers), RequestsOf(rep.Viewers)
 	rep.Propagation = mergeHistograms(hists)
 	if len(r.propagation) > 0 {
 		rep.PropagationSecondHalf = subtractHistogram(rep.Propagation, r.propagation[midSample(r.samples)])

@@ -38,12 +38,37 @@ type Summary struct {
 	// edge when it tunes in.
 	// Startup: tune-in to the first segment played, over the viewers that played.
 	Startup             StartupPercentiles `json:"startup"`
+	Requests            RequestFigures     `json:"requests"`
 	Propagation         Percentiles        `json:"propagation_second_half"`
 	PropagationAll      Percentiles        `json:"propagation_whole_run"`
 	CPUPercentPerViewer *float64           `json:"cpu_percent_per_viewer,omitempty"`
 	HeapMiBPerViewer    float64            `json:"heap_mib_per_viewer"`
 	ResourcesNote       string             `json:"resources_note"`
 	Targets             []Target           `json:"targets"`
+}
+
+// RequestFigures sum the viewers' block requests: how many were sent, refused by the peer
+// asked and sent twice (a second peer asked because the first was expected to miss the
+// deadline), and the bytes received that were not needed against those kept.
+type RequestFigures struct {
+	Sent        int64 `json:"sent"`
+	Refused     int64 `json:"refused"`
+	Duplicates  int64 `json:"duplicates"`
+	WastedBytes int64 `json:"wasted_bytes"`
+	KeptBytes   int64 `json:"kept_bytes"` // piece bytes from peers and the seeder
+}
+
+// RequestsOf sums the viewers' requests.
+func RequestsOf(viewers []ViewerResult) RequestFigures {
+	var r RequestFigures
+	for _, v := range viewers {
+		r.Sent += v.Swarm.Requests
+		r.Refused += v.Swarm.Refused
+		r.Duplicates += v.Swarm.Duplicates
+		r.WastedBytes += v.Swarm.Wasted
+		r.KeptBytes += v.Swarm.FromPeers + v.Swarm.FromSeeder
+	}
+	return r
 }
 
 // StartupPercentiles describe the viewers' startup delays.

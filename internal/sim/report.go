@@ -196,7 +196,8 @@ func (s *Sim) result() *Result {
 			Swarm: bench.SwarmViewer{Segments: st.SegmentsDelivered, Stalls: st.Stalls, StallS: st.StallTime.Seconds(),
 				StartupS: st.StartupDelay.Seconds(), Skipped: st.SegmentsSkipped, FromPeers: st.VerifiedFromPeers, FromSeeder: st.VerifiedFromSeeder,
 				FromOrigin: st.BytesFromOrigin, Sent: st.BytesUploaded, Peers: st.Peers,
-				BufferS: buffer.Seconds(), BehindLiveS: behind.Seconds()}}
+				BufferS: buffer.Seconds(), BehindLiveS: behind.Seconds(),
+				Requests: st.RequestsSent, Refused: st.RejectsReceived, Duplicates: st.DuplicateRequests, Wasted: st.BytesWasted}}
 		if n.gone {
 			vr.LeaveS = float64(n.leaveAt) / 1e9
 		}
@@ -209,7 +210,7 @@ func (s *Sim) result() *Result {
 		sum.SwarmNeverPlayed += b2i(st.SegmentsDelivered == 0)
 		rep.Viewers = append(rep.Viewers, vr)
 	}
-	sum.Startup = bench.StartupOf(rep.Viewers)
+	sum.Startup, sum.Requests = bench.StartupOf(rep.Viewers), bench.RequestsOf(rep.Viewers)
 	rep.Propagation = bench.MergeHistograms(hists)
 	mid := pts[0]
 	if len(sm) > 0 {

@@ -84,6 +84,14 @@ func NewCollector(m *Monitor) *Collector {
 		func(s Snapshot) float64 { return s.StallTime.Seconds() })
 	counter("missing_requests_total", "Player requests for data this leecher did not have.",
 		func(s Snapshot) float64 { return float64(s.MissingRequests) })
+	counter("requests_sent_total", "Block requests sent to peers.",
+		func(s Snapshot) float64 { return float64(s.RequestsSent) })
+	counter("requests_refused_total", "Block requests peers refused (REJECT).",
+		func(s Snapshot) float64 { return float64(s.RequestsRefused) })
+	counter("duplicate_requests_total", "Second requests for blocks expected to miss their deadline.",
+		func(s Snapshot) float64 { return float64(s.DuplicateRequests) })
+	counter("wasted_bytes_total", "Piece data received but not needed: duplicates, late or unrequested blocks.",
+		func(s Snapshot) float64 { return float64(s.BytesWasted) })
 	gauge("buffer_ahead_seconds", "Media ready ahead of the playhead.",
 		func(s Snapshot) float64 { return s.BufferAhead.Seconds() })
 	gauge("behind_live_seconds", "Delay from a segment's availability at the origin to its playback.",

@@ -29,6 +29,13 @@ type Snapshot struct {
 	StallTime       time.Duration `json:"stall_time_ns"`
 	StartupDelay    time.Duration `json:"startup_delay_ns"` // tune-in to the first segment played (0 before)
 	MissingRequests int64         `json:"missing_requests"` // the player asked for data the leecher did not have
+	// Block requests this node sent to peers, those refused (REJECT), the second requests
+	// for blocks expected to miss their deadline, and the piece bytes received that were
+	// not needed (duplicates, late, unrequested).
+	RequestsSent      int64 `json:"requests_sent"`
+	RequestsRefused   int64 `json:"requests_refused"`
+	DuplicateRequests int64 `json:"duplicate_requests"`
+	BytesWasted       int64 `json:"bytes_wasted"`
 
 	BufferAhead time.Duration `json:"buffer_ahead_ns"` // media ready ahead of the playhead
 	BehindLive  time.Duration `json:"behind_live_ns"`  // origin availability to playback
