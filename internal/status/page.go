@@ -101,6 +101,9 @@ func viewOf(s Snapshot) pageView {
 	add("Deadline misses", count(s.DeadlineMisses))
 	add("Segments played", count(s.SegmentsPlayed))
 	add("Segments skipped", count(s.SegmentsSkipped))
+	add("Requests (refused, duplicated)", fmt.Sprintf("%s (%s, %s)", count(s.RequestsSent),
+		count(s.RequestsRefused), count(s.DuplicateRequests)))
+	add("Received, not needed", humanBytes(float64(s.BytesWasted)))
 	add("Stalls", fmt.Sprintf("%d (%s waiting)", s.Stalls, seconds(s.StallTime)))
 	add("Buffer ahead", seconds(s.BufferAhead))
 	add("Behind live", seconds(s.BehindLive))
