@@ -1,6 +1,7 @@
 package livetorrent
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -129,5 +130,55 @@ func TestPublisherExtraCopiesWaitForBacklog(t *testing.T) {
 	}
 	if got := h.sw.st.find(1000).pub[0].copies; got != 2 {
 		t.Errorf("piece 1000 has %d copies, want 2", got)
+	}
+}
+
+// TestPublisherLeafCopiesWaitForBacklog: while the requests we accepted fill the upload
+// budget, a relaying peer still gets a new piece's first copy but a leaf does not (it would
+// queue ahead of the relays and relay nothing); once the backlog is written the leaf is served.
+func TestPublisherLeafCopiesWaitForBacklog(t *testing.T) {
+	h := newHarness(t, Config{Role: RolePublisher, PublisherCopies: 1})
+	seg := h.segment(100, 1000, 8*32768) // about 130 kB/s: a leaf advertises under a fifth
+	h.do(Publish{Descriptor: &h.desc, Record: &seg.rec, Data: seg.data})
+	if err := h.sw.PublishError(); err != nil {
+		t.Fatal(err)
+	}
+	const leaf, relay, relay2 = PeerHandle(1), PeerHandle(2), PeerHandle(3)
+	for p, hint := range map[PeerHandle]uint64{leaf: 1000, relay: 1_000_000, relay2: 1_000_000} {
+		h.do(PeerUp{Peer: p, Addr: fmt.Sprintf("10.0.0.%d:6881", p),
+			Ext: protocol.ExtHandshake{LiveID: 1, Version: 1, Reqq: 256, DescriptorSeq: 1, UploadHint: hint}})
+		h.ctl(p, Interested)
+	}
+	block := func(piece uint64, b int) protocol.Request {
+		return protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Offset: uint32(b * protocol.BlockSize), Length: protocol.BlockSize}}
+	}
+	served := func(p PeerHandle, piece uint64) bool {
+		for _, a := range kinds(h.last, ActSend) {
+			if d, ok := a.Msg.(protocol.Data); ok && a.Peer == p && d.Piece == piece {
+				return true
+			}
+		}
+		return false
+	}
+	for piece := uint64(1000); piece < 1006; piece++ {
+		for b := range 2 {
+			h.recv(relay, block(piece, b))
+		}
+	}
+	if !h.sw.pubBacklogged() {
+		t.Fatal("six pieces accepted and unwritten: want the uplink backlogged")
+	}
+	h.recv(leaf, block(1006, 0))
+	h.expectReject(leaf, protocol.RejectUnspecified)
+	h.recv(relay2, block(1007, 0))
+	if got := h.sw.st.find(1007).pub[7].copies; got != 1 {
+		t.Fatalf("relaying peer's first copy of 1007 not granted while backlogged: %v", h.sent())
+	}
+	for range 12 {
+		h.do(Written{Peer: relay, Bytes: protocol.BlockSize})
+	}
+	h.do(Written{Peer: relay2, Bytes: protocol.BlockSize})
+	if h.recv(leaf, block(1006, 0)); !served(leaf, 1006) {
+		t.Fatalf("leaf refused after the backlog was written: %v", h.sent())
 	}
 }

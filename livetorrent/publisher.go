@@ -210,7 +210,11 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 	}
 	piece := g.piece(i)
 	few := int32(2 * s.cfg.PublisherCopies)
-	first := pp.copies < int32(s.cfg.PublisherCopies)
+	// A first copy is granted even when our uplink is backlogged, so that new pieces reach
+	// the relaying peers at once; not to a leaf, which would relay nothing while it queues
+	// ahead of them (a benchmark run in which one leaf got the whole stream this way kept the
+	// seeder at 1.75x and the swarm just in time). A leaf's copies wait like extra ones.
+	first := pp.copies < int32(s.cfg.PublisherCopies) && !isLeaf(p, s.streamRate())
 	extra := pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail(i, s.holdWords) < few)
 	if first || (extra && !s.pubBacklogged()) {
 		pp.copies++
