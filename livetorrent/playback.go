@@ -279,12 +279,14 @@ func (s *Swarm) deliverReady() {
 				return
 			}
 		}
-		if !pl.anchored && s.now.Before(pl.holdUntil) {
-			s.wakeBy(pl.holdUntil)
-			return
-		}
-		if !pl.anchored && !s.onPace(g) {
-			return
+		if !pl.anchored {
+			if s.now.Before(pl.holdUntil) {
+				s.wakeBy(pl.holdUntil)
+				return
+			}
+			if !s.onPace(g) {
+				return
+			}
 		}
 		d := &Delivery{MediaSeq: pl.next, Record: &g.rec, Data: g.data}
 		if ig != nil {
@@ -356,10 +358,11 @@ func (s *Swarm) missingBytes(g *segment) int {
 		if g.verified[i] {
 			continue
 		}
-		n += g.pieceLen(i, s.ps)
+		plen := g.pieceLen(i, s.ps)
 		if pc := g.parts[i]; pc != nil {
-			n -= min(pc.nGot*protocol.BlockSize, g.pieceLen(i, s.ps))
+			plen -= min(pc.nGot*protocol.BlockSize, plen)
 		}
+		n += plen
 	}
 	return n
 }

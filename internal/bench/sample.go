@@ -145,11 +145,14 @@ func multiple(bytesPerSec, bitrateBps float64) float64 {
 }
 
 // share is the part of received bytes that came from other viewers.
-func share(peers, seeder, origin int64) float64 {
-	if total := peers + seeder + origin; total > 0 {
-		return float64(peers) / float64(total)
+func share(peers, seeder, origin int64) float64 { return Ratio(peers, peers+seeder+origin) }
+
+// Ratio is part/whole, 0 when whole is not positive.
+func Ratio(part, whole int64) float64 {
+	if whole <= 0 {
+		return 0
 	}
-	return 0
+	return float64(part) / float64(whole)
 }
 
 // heapBytes is the memory held by live and not yet collected heap objects.

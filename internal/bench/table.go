@@ -6,13 +6,6 @@ import (
 	"text/tabwriter"
 )
 
-func percentOf(a, b int64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return 100 * float64(a) / float64(b)
-}
-
 // printSummary writes the summary as a table: the swarm and the baseline side by side, and
 // the design targets with whether the run met them.
 func printSummary(w io.Writer, rep *Report) {
@@ -35,7 +28,7 @@ func printSummary(w io.Writer, rep *Report) {
 	fmt.Fprintf(tw, "startup p50 / p95 / max (tune-in to first segment played)\t%.1f / %.1f / %.1f s\t-\n", s.Startup.P50S, s.Startup.P95S, s.Startup.MaxS)
 	rq := s.Requests
 	fmt.Fprintf(tw, "block requests (refused, duplicated); bytes received but not needed\t%d (%.1f%%, %.1f%%); %.1f%%\t-\n",
-		rq.Sent, percentOf(rq.Refused, rq.Sent), percentOf(rq.Duplicates, rq.Sent), percentOf(rq.WastedBytes, rq.WastedBytes+rq.KeptBytes))
+		rq.Sent, 100*Ratio(rq.Refused, rq.Sent), 100*Ratio(rq.Duplicates, rq.Sent), 100*Ratio(rq.WastedBytes, rq.WastedBytes+rq.KeptBytes))
 	for _, p := range []struct {
 		name string
 		p    Percentiles

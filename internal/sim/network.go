@@ -131,8 +131,7 @@ func (s *Sim) leave(id int32, at vtime) {
 		r.push(event{at: max(at+l.lat, l.last), kind: evDown, slot: l.rslot, gen: l.rgen})
 		s.schedule(r)
 	}
-	n.final = n.sw.Stats()
-	n.finalBuffer, n.finalBehind, _ = n.sw.Playback()
+	n.final = figuresOf(n.sw)
 	n.gone, n.leaveAt = true, at
 	n.q, n.links, n.wake = nil, nil, never
 	n.sw = nil // the core's memory goes with the viewer

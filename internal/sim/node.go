@@ -55,11 +55,21 @@ type node struct {
 	cut, gone   bool
 	joinAt      vtime
 	leaveAt     vtime
-	handled     int64             // events given to the core
-	final       livetorrent.Stats // at departure
-	finalBuffer time.Duration     // ... and its playback then (Swarm.Playback)
-	finalBehind time.Duration
-	originBytes int64 // origin node: bytes served for fallback fetches
+	handled     int64   // events given to the core
+	final       figures // at departure
+	originBytes int64   // origin node: bytes served for fallback fetches
+}
+
+// figures are what the report takes from a viewer's core: its counters and where it plays.
+type figures struct {
+	stats          livetorrent.Stats
+	buffer, behind time.Duration // Swarm.Playback
+}
+
+func figuresOf(sw *livetorrent.Swarm) figures {
+	f := figures{stats: sw.Stats()}
+	f.buffer, f.behind, _ = sw.Playback()
+	return f
 }
 
 // link is one end of a connection: what the sender needs to time its messages. A slot is

@@ -72,7 +72,7 @@ type metrics struct {
 	peak     int
 }
 
-func (m *metrics) depart(n *node) { m.departed.add(&n.final) }
+func (m *metrics) depart(n *node) { m.departed.add(&n.final.stats) }
 
 // sample records the state at t (between windows).
 func (s *Sim) sample(t vtime) {
@@ -107,15 +107,8 @@ func (s *Sim) printProgress(w io.Writer) {
 	wall := (p.wallTime - q.wallTime).Seconds()
 	fmt.Fprintf(w, "%6.0fs  viewers %5d  seeder %5.2fx  origin fallback %5.2fx  from peers %5.1f%%  stalls %d  events %.3g (%.0f/s)  %.2fx real time\n",
 		float64(p.t)/1e9, p.viewers, rate(p.seeder, q.seeder), rate(p.tot.fromOrigin, q.tot.fromOrigin),
-		100*share(p.tot.fromPeers-q.tot.fromPeers, p.tot.received()-q.tot.received()), p.tot.stalls,
+		100*bench.Ratio(p.tot.fromPeers-q.tot.fromPeers, p.tot.received()-q.tot.received()), p.tot.stalls,
 		float64(p.events), float64(p.events-q.events)/max(wall, 1e-9), sec/max(wall, 1e-9))
-}
-
-func share(part, whole int64) float64 {
-	if whole <= 0 {
-		return 0
-	}
-	return float64(part) / float64(whole)
 }
 
 // Result is a finished run: the benchmark-shaped report and the figures the golden
@@ -146,8 +139,8 @@ func (s *Sim) samples() []bench.Sample {
 		sm := bench.Sample{T: float64(p.t) / 1e9, Viewers: p.viewers,
 			SeederBps: float64(p.seeder-q.seeder) / dt, FallbackBps: float64(p.tot.fromOrigin-q.tot.fromOrigin) / dt,
 			SwarmOriginBps: float64(p.origin-q.origin) / dt, BaselineBps: float64(p.tot.received()-q.tot.received()) / dt,
-			ShareFromPeers:      share(p.tot.fromPeers-q.tot.fromPeers, p.tot.received()-q.tot.received()),
-			ShareFromPeersTotal: share(p.tot.fromPeers, p.tot.received()),
+			ShareFromPeers:      bench.Ratio(p.tot.fromPeers-q.tot.fromPeers, p.tot.received()-q.tot.received()),
+			ShareFromPeersTotal: bench.Ratio(p.tot.fromPeers, p.tot.received()),
 			SegmentsPlayed:      p.tot.segments, Stalls: p.tot.stalls, HeapMiBPerViewer: p.heapMiB,
 			SeederSent: p.seeder, FromPeers: p.tot.fromPeers, FromSeeder: p.tot.fromSeeder, FromOrigin: p.tot.fromOrigin,
 			SwarmOriginServed: p.origin, BaselineServed: p.tot.received()}
@@ -181,13 +174,13 @@ func (s *Sim) result() *Result {
 	sum := bench.Summary{Viewers: s.metrics.peak, ViewersTotal: s.joined, DurationS: sc.Duration.Seconds(),
 		BitrateBps: sc.Bitrate, Source: bench.SourceSimulation}
 	for _, n := range s.nodes[seederID+1:] {
-		st, buffer, behind := n.final, n.finalBuffer, n.finalBehind
+		f := n.final
 		if !n.gone {
-			st = n.sw.Stats()
-			buffer, behind, _ = n.sw.Playback()
+			f = figuresOf(n.sw)
 		} else {
 			r.left++
 		}
+		st := &f.stats
 		if n.cut {
 			r.cut++
 		}
@@ -196,13 +189,13 @@ func (s *Sim) result() *Result {
 			Swarm: bench.SwarmViewer{Segments: st.SegmentsDelivered, Stalls: st.Stalls, StallS: st.StallTime.Seconds(),
 				StartupS: st.StartupDelay.Seconds(), Skipped: st.SegmentsSkipped, FromPeers: st.VerifiedFromPeers, FromSeeder: st.VerifiedFromSeeder,
 				FromOrigin: st.BytesFromOrigin, Sent: st.BytesUploaded, Peers: st.Peers,
-				BufferS: buffer.Seconds(), BehindLiveS: behind.Seconds(),
+				BufferS: f.buffer.Seconds(), BehindLiveS: f.behind.Seconds(),
 				Requests: st.RequestsSent, Refused: st.RejectsReceived, Duplicates: st.DuplicateRequests, Wasted: st.BytesWasted}}
 		if n.gone {
 			vr.LeaveS = float64(n.leaveAt) / 1e9
 		}
 		var t totals
-		t.add(&st)
+		t.add(st)
 		hists = append(hists, t.histogram())
 		sum.SwarmSegments += st.SegmentsDelivered
 		sum.SwarmStalls += st.Stalls
@@ -218,7 +211,7 @@ func (s *Sim) result() *Result {
 	}
 	rep.PropagationSecondHalf = bench.SubtractHistogram(rep.Propagation, mid.tot.histogram())
 	sum.Propagation, sum.PropagationAll = bench.PercentilesOf(rep.PropagationSecondHalf), bench.PercentilesOf(rep.Propagation)
-	sum.ShareFromPeers = share(last.tot.fromPeers, last.tot.received())
+	sum.ShareFromPeers = bench.Ratio(last.tot.fromPeers, last.tot.received())
 	sum.SeederEgressX = bench.SecondHalfMultiple(sm, func(s bench.Sample) int64 { return s.SeederSent }, sc.Bitrate)
 	sum.SwarmOriginFallbackX = bench.SecondHalfMultiple(sm, func(s bench.Sample) int64 { return s.FromOrigin }, sc.Bitrate)
 	sum.SwarmOriginX = bench.SecondHalfMultiple(sm, func(s bench.Sample) int64 { return s.SwarmOriginServed }, sc.Bitrate)

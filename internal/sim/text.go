@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/livetorrent/livetorrent/internal/bench"
 )
 
 // Text is the run's summary and a line per interval: only virtual-time figures, so the
@@ -25,7 +27,7 @@ func (r *Result) Text() string {
 		s.SeederEgressX, s.SwarmOriginFallbackX, s.SwarmOriginX, s.BaselineOriginX)
 	t := last.tot
 	fmt.Fprintf(&b, "bytes: from peers %.2f%%, seeder %.2f%%, origin %.2f%%; second half from peers %.2f%%\n",
-		100*share(t.fromPeers, t.received()), 100*share(t.fromSeeder, t.received()), 100*share(t.fromOrigin, t.received()),
+		100*bench.Ratio(t.fromPeers, t.received()), 100*bench.Ratio(t.fromSeeder, t.received()), 100*bench.Ratio(t.fromOrigin, t.received()),
 		100*r.secondHalfShare())
 	fmt.Fprintf(&b, "playback: %d segments, %d stalls (%d viewers, %.1f s), %d skipped, %d never played; startup p50/p95/max %.1f/%.1f/%.1f s\n",
 		s.SwarmSegments, s.SwarmStalls, s.SwarmViewersStalled, t.stallTime.Seconds(), t.skipped, s.SwarmNeverPlayed,
@@ -34,7 +36,7 @@ func (r *Result) Text() string {
 		s.Propagation.P50Ms, s.Propagation.P95Ms, s.Propagation.P99Ms, s.Propagation.Segments,
 		s.PropagationAll.P50Ms, s.PropagationAll.P95Ms, s.PropagationAll.P99Ms, s.PropagationAll.Segments)
 	fmt.Fprintf(&b, "requests %d, duplicates %.1f%%, wasted %.1f%% of downloads, origin fetches %d, timeouts %d, closes %d\n",
-		t.requests, 100*share(t.dups, t.requests), 100*share(t.wasted, t.downloaded), t.fetches, t.timeouts, t.closes)
+		t.requests, 100*bench.Ratio(t.dups, t.requests), 100*bench.Ratio(t.wasted, t.downloaded), t.fetches, t.timeouts, t.closes)
 	fmt.Fprintf(&b, "engine events %d\n", r.Events)
 	for _, tg := range s.Targets {
 		met := "missed"
@@ -56,7 +58,7 @@ func (r *Result) Text() string {
 		x := func(a, b int64) float64 { return float64(a-b) / sec * 8 / sc.Bitrate }
 		fmt.Fprintf(tw, "%.0fs\t%d\t%.2f\t%.2f\t%.1f%%\t%d\t%d\t%d\t\n", float64(p.t)/1e9, p.viewers,
 			x(p.seeder, prev.seeder), x(p.tot.fromOrigin, prev.tot.fromOrigin),
-			100*share(p.tot.fromPeers-prev.tot.fromPeers, p.tot.received()-prev.tot.received()),
+			100*bench.Ratio(p.tot.fromPeers-prev.tot.fromPeers, p.tot.received()-prev.tot.received()),
 			p.tot.stalls-prev.tot.stalls, p.tot.segments-prev.tot.segments, p.events-prev.events)
 		prev = p
 	}
@@ -77,7 +79,7 @@ func intervalFor(d time.Duration) vtime {
 func (r *Result) secondHalfShare() float64 {
 	pts := r.points
 	last, mid := pts[len(pts)-1], pts[len(pts)/2]
-	return share(last.tot.fromPeers-mid.tot.fromPeers, last.tot.received()-mid.tot.received())
+	return bench.Ratio(last.tot.fromPeers-mid.tot.fromPeers, last.tot.received()-mid.tot.received())
 }
 
 // PrintSummary writes the summary for a person: the golden text's figures, the
