@@ -17,7 +17,8 @@ import (
 // media exists (a young stream), S is held back until arrival(N) + TargetLatency -
 // duration(S..N) so that playback still runs TargetLatency behind the edge. S is delivered
 // once the segments after it are on pace (onPace); the player starts then, so the anchor
-// moves to that instant. When a later segment is delivered after its deadline the player
+// moves to that instant. Until then, records that show the edge was stale when S was chosen
+// move S later (retune). When a later segment is delivered after its deadline the player
 // has stalled for that long and the anchor moves by the stall.
 type playState struct {
 	enabled   bool
@@ -31,12 +32,15 @@ type playState struct {
 	anchored  bool      // the first segment was delivered: anchor is real playback
 	holdUntil time.Time // a young stream: the first segment waits so playback keeps its latency
 	tunedAt   time.Time
-	tunedGot  int64     // bytes received (peers and origin) at tune-in
-	readyAt   time.Time // the first segment was ready but the ones after it were behind (see onPace)
-	bySeq     map[uint64]*segment
-	lastInit  uint64
-	hasInit   bool
-	ended     bool
+	tunedGot  int64 // bytes received (peers and origin) at tune-in
+	// The live edge the start was chosen from: its record's published time and the local
+	// time of the choice (see staleEdge).
+	edgePub, edgeAt time.Time
+	readyAt         time.Time // the first segment was ready but the ones after it were behind (see onPace)
+	bySeq           map[uint64]*segment
+	lastInit        uint64
+	hasInit         bool
+	ended           bool
 	// recheck: something that can let the next segment play happened since deliverReady
 	// last looked (a record, a completed segment, a skip, a tick); without it deliverReady
 	// returns at once, which matters because it runs after every event.
@@ -92,6 +96,9 @@ func (pl *playState) onRecord(s *Swarm, g *segment) {
 	}
 	if !pl.tuned || pl.ended {
 		return
+	}
+	if g.isMedia() && !pl.anchored && pl.playable(g) && pl.staleEdge(s, g) {
+		s.retune()
 	}
 	if g.isMedia() {
 		if g.rec.MediaSeq >= pl.next {
@@ -198,7 +205,19 @@ func (s *Swarm) tuneInCheck() {
 // rendition that is fresh (published within the window duration of now).
 func (s *Swarm) tuneIn() {
 	pl := &s.play
-	var newest *segment
+	newest, start, cum := s.chooseStart()
+	if newest == nil {
+		return
+	}
+	pl.tuned, pl.tunedAt, pl.recheck = true, s.now, true
+	pl.tunedGot = s.stats.BytesDownloaded + s.stats.BytesFromOrigin
+	s.startAt(newest, start, cum)
+}
+
+// chooseStart returns the live edge (the newest fresh record of our rendition), the start
+// segment and the media duration from the start through the edge, or nil.
+func (s *Swarm) chooseStart() (newest, start *segment, cum time.Duration) {
+	pl := &s.play
 	for k := len(s.st.segs) - 1; k >= 0; k-- {
 		g := s.st.segs[k]
 		if pl.playable(g) && absDur(s.now.Sub(g.rec.Published)) <= s.times.window {
@@ -207,9 +226,9 @@ func (s *Swarm) tuneIn() {
 		}
 	}
 	if newest == nil {
-		return
+		return nil, nil, 0
 	}
-	start, cum := newest, time.Duration(0)
+	start = newest
 	expect := newest.rec.MediaSeq
 	for k := len(s.st.segs) - 1; k >= 0 && cum < s.times.latency; k-- {
 		g := s.st.segs[k]
@@ -220,9 +239,16 @@ func (s *Swarm) tuneIn() {
 		expect = g.rec.MediaSeq - 1
 		start = g
 	}
-	pl.tuned, pl.tunedAt, pl.recheck = true, s.now, true
-	pl.tunedGot = s.stats.BytesDownloaded + s.stats.BytesFromOrigin
+	return newest, start, cum
+}
+
+// startAt makes start the first segment to play, chosen from the live edge newest with cum
+// of media from start through newest.
+func (s *Swarm) startAt(newest, start *segment, cum time.Duration) {
+	pl := &s.play
 	pl.startSeq, pl.next = start.rec.MediaSeq, start.rec.MediaSeq
+	pl.edgePub, pl.edgeAt = newest.rec.Published, s.now
+	pl.readyAt, pl.holdUntil = time.Time{}, time.Time{}
 	pl.anchor = s.now.Add(s.cfg.StartupDelay)
 	if t := newest.arrival.Add(s.times.latency - cum); t.After(s.now) {
 		// Less than TargetLatency of media exists: starting at once would play too close
@@ -237,6 +263,42 @@ func (s *Swarm) tuneIn() {
 	}
 	pl.computeOffsets(s)
 	s.refill()
+}
+
+// staleEdge reports whether the record g, arriving before playback started, shows that the
+// live edge the start was chosen from was far from the edge then: g was published more than
+// half the target latency (at least a target duration) later than that edge beyond the time
+// that has passed since. The first
+// peers to send their records can lag the swarm (a congested seeder's records queue behind
+// its data; a peer may withhold newer ones), and a start chosen from them plays far behind
+// live and asks for old segments that fewer peers, and perhaps no longer the origin, hold.
+// Records that arrive as they are published never trigger it; nor do records that a swarm
+// short of upload relays a little late, where moving the start would only throw away what
+// was fetched.
+func (pl *playState) staleEdge(s *Swarm, g *segment) bool {
+	return g.rec.Published.Sub(pl.edgePub) > s.now.Sub(pl.edgeAt)+max(s.times.target, s.times.latency/2)
+}
+
+// retune moves the start, before anything played, to where tuneIn would choose it now,
+// if that is later: the segments before it are no longer wanted.
+func (s *Swarm) retune() {
+	pl := &s.play
+	newest, start, cum := s.chooseStart()
+	if newest == nil {
+		return
+	}
+	if start.rec.MediaSeq <= pl.startSeq {
+		pl.edgePub, pl.edgeAt = newest.rec.Published, s.now
+		return
+	}
+	for _, g := range s.st.segs {
+		if pl.playable(g) && g.rec.MediaSeq < start.rec.MediaSeq {
+			pl.unwant(s, g)
+		}
+	}
+	s.stats.Retunes++
+	pl.recheck = true
+	s.startAt(newest, start, cum)
 }
 
 func later(a, b time.Time) time.Time {

@@ -130,6 +130,58 @@ func TestStartWaitsForPace(t *testing.T) {
 	}
 }
 
+// TestRetuneOnStaleEdge: a viewer that tuned in from a peer whose newest record was old
+// moves its start when records published much later arrive, before anything played; records
+// that arrive as they are published do not move it.
+func TestRetuneOnStaleEdge(t *testing.T) {
+	h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
+	var segs []testSeg
+	for k := range 6 { // 100..105, published 2 s apart; the viewer sees none yet
+		segs = append(segs, h.segment(100+uint64(k), 1000+10*uint64(k), 20_000))
+		h.advance(2 * time.Second)
+	}
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	h.recv(1, protocol.RecordMsg{Raw: segs[0].raw})
+	h.recv(1, protocol.RecordMsg{Raw: segs[1].raw})
+	h.recv(1, protocol.Window{First: 1000, End: 1020})
+	if st := h.sw.Stats(); !st.TunedIn || st.StartSeq != 100 {
+		t.Fatalf("tuned %v at %d, want 100 (its newest is 101)", st.TunedIn, st.StartSeq)
+	}
+	h.advance(50 * time.Millisecond)
+	h.up(2)
+	for _, g := range segs[2:] {
+		h.recv(2, protocol.RecordMsg{Raw: g.raw})
+	}
+	st := h.sw.Stats()
+	if st.StartSeq != 104 || st.NextSeq != 104 || st.Retunes == 0 {
+		t.Fatalf("start %d next %d retunes %d, want 104, 104 and some", st.StartSeq, st.NextSeq, st.Retunes)
+	}
+	for _, g := range h.sw.st.segs {
+		if want := g.rec.MediaSeq >= 104; g.wanted != want {
+			t.Errorf("segment %d wanted=%v, want %v", g.rec.MediaSeq, g.wanted, want)
+		}
+	}
+	h.recv(2, protocol.Have{First: 1000, Count: 60})
+	h.ctl(2, Unchoke)
+	for _, r := range h.requests()[2] {
+		if r.Piece < 1040 {
+			t.Fatalf("request for piece %d, before the new start's 1040", r.Piece)
+		}
+	}
+
+	// A live stream whose start waits for data: each record arrives as it is published.
+	h2, _, _ := tunedToTwo(t, 20_000)
+	for k := uint64(2); k < 6; k++ {
+		h2.advance(2 * time.Second)
+		g := h2.segment(100+k, 1000+10*k, 20_000)
+		h2.recv(1, protocol.RecordMsg{Raw: g.raw})
+	}
+	if st := h2.sw.Stats(); st.StartSeq != 100 || st.Retunes != 0 {
+		t.Fatalf("records on time: start %d retunes %d, want 100, 0", st.StartSeq, st.Retunes)
+	}
+}
+
 // tunedToTwo returns a viewer (target latency 4 s, no origin) tuned in to segments 100 and
 // 101 of size bytes each (pieces from 1000 and 1010), which peer 1 holds and has unchoked it
 // for: the last actions are its first requests to peer 1.

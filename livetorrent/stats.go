@@ -48,6 +48,7 @@ type Stats struct {
 	// Viewer playback.
 	TunedIn           bool
 	StartSeq          uint64
+	Retunes           int64  // start moved later before playing: records showed a newer live edge
 	NextSeq           uint64 // next media sequence to deliver
 	SegmentsDelivered int64
 	SegmentsSkipped   int64
