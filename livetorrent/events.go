@@ -1,6 +1,7 @@
 package livetorrent
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -97,8 +98,14 @@ type Publish struct {
 type OriginData struct {
 	Piece uint64
 	Data  []byte
-	Err   error
+	Err   error // wraps ErrOriginGone when the origin answered that it has no such segment
 }
+
+// ErrOriginGone is what an origin fetch's error wraps when the origin answered that the
+// segment does not exist there (HTTP 404 or 410): a live origin has deleted it (it left the
+// playlist), or a cache has not got it yet. The core then leaves the whole segment alone for a
+// while, doubling the wait each time, instead of retrying each of its pieces.
+var ErrOriginGone = errors.New("segment not at the origin")
 
 // DescriptorPointer names the current descriptor from a source outside the swarm that the
 // driver has verified: the stream's signed DHT item. Descriptors older than Seq are refused

@@ -1,6 +1,7 @@
 package livetorrent
 
 import (
+	"errors"
 	"net/url"
 	"time"
 )
@@ -27,6 +28,11 @@ const originMargin = 250 * time.Millisecond
 
 // originRetry is how long a failed piece waits before another origin fetch.
 const originRetry = 2 * time.Second
+
+// originGoneMax bounds the doubling wait of a segment the origin said it does not have. A
+// live origin that deleted a segment never has it again; one that answered too early (a
+// cache ahead of its source) has it within seconds, so the wait starts at originRetry.
+const originGoneMax = 16 * time.Second
 
 func (o *originState) forget(g *segment) {
 	for i := range g.verified {
@@ -94,7 +100,7 @@ func (s *Swarm) originCheck() {
 			return
 		}
 		g, i := e.g, e.i
-		if g.verified[i] || !g.wanted || g.rec.URI == "" {
+		if g.verified[i] || !g.wanted || g.rec.URI == "" || s.now.Before(g.originAfter) {
 			continue
 		}
 		dl := s.play.deadline(g)
@@ -207,6 +213,10 @@ func (s *Swarm) onOriginData(e OriginData) {
 		s.stats.OriginFailures++
 		if o.backoff != nil {
 			o.backoff[e.Piece] = s.now.Add(originRetry)
+		}
+		if errors.Is(err, ErrOriginGone) {
+			g.originWait = min(max(2*g.originWait, originRetry), originGoneMax)
+			g.originAfter = s.now.Add(g.originWait)
 		}
 		return
 	}

@@ -2,6 +2,7 @@ package livetorrent
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -68,6 +69,56 @@ func TestOriginFetchDetails(t *testing.T) {
 	}
 	// The verified piece is relayed like any other.
 	h.expectSent(1, "send 1 HAVE 1000+1")
+}
+
+// TestOriginGoneWaitsForSegment: when the origin answers that a segment is not there (an
+// HTTP 404 or 410 from the driver), none of that segment's pieces is fetched for a while,
+// and the wait doubles with each such answer; other segments are fetched meanwhile.
+func TestOriginGoneWaitsForSegment(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 4 * time.Second,
+		MaxOriginFetches: 1, OriginJitter: -1}, 1, 3, 40_000)
+	g0 := segs[0].rec
+	fetched := func() (pieces []uint64) {
+		for _, a := range kinds(h.last, ActFetchOrigin) {
+			pieces = append(pieces, a.Fetch.Piece)
+		}
+		return pieces
+	}
+	h.advance(100 * time.Millisecond)
+	first := fetched()
+	if len(first) != 1 || first[0] != g0.FirstPiece {
+		t.Fatalf("fetches %v, want the first piece of %d", first, g0.MediaSeq)
+	}
+	h.do(OriginData{Piece: first[0], Err: fmt.Errorf("origin: 404 Not Found: %w", ErrOriginGone)})
+	gone := h.now
+	// Until originRetry has passed, only the other segments are fetched; answering each
+	// with an ordinary failure frees the one fetch slot again.
+	var others int
+	for h.now.Sub(gone) < originRetry-100*time.Millisecond {
+		h.advance(100 * time.Millisecond)
+		for _, p := range fetched() {
+			if g0.Contains(p) {
+				t.Fatalf("piece %d of the missing segment fetched %v after the 404", p, h.now.Sub(gone))
+			}
+			others++
+			h.do(OriginData{Piece: p, Err: errors.New("connection reset")})
+		}
+	}
+	if others == 0 {
+		t.Fatal("no other segment fetched meanwhile")
+	}
+	h.advance(200 * time.Millisecond)
+	again := fetched()
+	if len(again) != 1 || !g0.Contains(again[0]) {
+		t.Fatalf("fetches %v after %v, want a piece of %d again", again, h.now.Sub(gone), g0.MediaSeq)
+	}
+	h.do(OriginData{Piece: again[0], Err: ErrOriginGone})
+	if g := h.sw.st.find(g0.FirstPiece); g.originWait != 2*originRetry || g.originAfter != h.now.Add(2*originRetry) {
+		t.Fatalf("second 404: wait %v until %v, want %v from now", g.originWait, g.originAfter.Sub(h.now), 2*originRetry)
+	}
+	if st := h.sw.Stats(); st.OriginFailures < 3 {
+		t.Fatalf("origin failures %d", st.OriginFailures)
+	}
 }
 
 // TestOriginJitter: viewers that see the same piece late do not all fetch it at once: each

@@ -32,6 +32,11 @@ type segment struct {
 	playOffset time.Duration // deadline = playback anchor + playOffset
 	delivered  bool
 
+	// Viewer origin fallback: after the origin said the segment is not there, none of its
+	// pieces is fetched before originAfter; originWait doubles with each such answer.
+	originAfter time.Time
+	originWait  time.Duration
+
 	pub       []pubPiece // publisher: per piece upload accounting
 	pubSentAt time.Time  // publisher: when a block of it was last handed to the driver
 }

@@ -14,7 +14,7 @@ import (
 // fetchOrigin fetches one piece by HTTP range request and hands it to the core, which
 // verifies it against the record like any piece from a peer.
 func (n *Node) fetchOrigin(f livetorrent.OriginFetch) {
-	data, err := n.getRange(f)
+	data, err := getRange(n.dialer.ctx, n.cfg.HTTP, f)
 	ev := livetorrent.OriginData{Piece: f.Piece, Data: data, Err: err}
 	select {
 	case n.calls <- func() {
@@ -30,22 +30,24 @@ func (n *Node) fetchOrigin(f livetorrent.OriginFetch) {
 	}
 }
 
-func (n *Node) getRange(f livetorrent.OriginFetch) ([]byte, error) {
+// getRange fetches f's byte range with client, within the client's timeout (10 s if none).
+// A 404 or 410 wraps livetorrent.ErrOriginGone.
+func getRange(ctx context.Context, client *http.Client, f livetorrent.OriginFetch) ([]byte, error) {
 	if f.Length <= 0 || f.Length > 1<<24 {
 		return nil, fmt.Errorf("origin fetch of %d bytes", f.Length)
 	}
-	timeout := n.cfg.HTTP.Timeout
+	timeout := client.Timeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(n.dialer.ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.URL, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Range", "bytes="+strconv.FormatUint(f.Offset, 10)+"-"+strconv.FormatUint(f.Offset+uint64(f.Length)-1, 10))
-	resp, err := n.cfg.HTTP.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -61,6 +63,8 @@ func (n *Node) getRange(f livetorrent.OriginFetch) ([]byte, error) {
 		if _, err := io.CopyN(io.Discard, body, int64(f.Offset)); err != nil {
 			return nil, err
 		}
+	case http.StatusNotFound, http.StatusGone:
+		return nil, fmt.Errorf("origin: %s: %w", resp.Status, livetorrent.ErrOriginGone)
 	default:
 		return nil, fmt.Errorf("origin: %s", resp.Status)
 	}
