@@ -241,6 +241,8 @@ func (s *Swarm) unchokeSlots() int { return s.cfg.UnchokeSlots + s.up.extra }
 // Tit-for-tat alone starves a peer that has nothing to give back: a viewer whose route to
 // the origin broke, behind neighbours whose slots go to better uploaders, waited for an
 // optimistic unchoke (every OptimisticEvery, one peer of dozens) while their uplinks idled.
+// So the spare slot goes to the choked peer that gives back least (the end of the
+// tit-for-tat order), a near-zero uplink before a relaying peer that other peers unchoke.
 // Room is the upload rate below 60% of UploadHint, or without a hint, no request having
 // waited for the in-flight budget during the last second.
 func (s *Swarm) spareUnchoke() {
@@ -253,8 +255,9 @@ func (s *Swarm) spareUnchoke() {
 	s.upl.backlog = false
 	switch {
 	case spare:
-		for _, p := range s.ranked() {
-			if p.amChoking {
+		r := s.ranked()
+		for k := len(r) - 1; k >= 0; k-- {
+			if p := r[k]; p.amChoking {
 				u.extra = min(u.extra+1, s.cfg.MaxPeers)
 				s.unchoke(p)
 				return
@@ -287,13 +290,16 @@ func (s *Swarm) ranked() []*peer {
 	return r
 }
 
-// rechoke keeps the UnchokeSlots best uploaders to us unchoked and chokes the rest (the
-// optimistic unchoke excepted).
+// rechoke keeps the UnchokeSlots best uploaders to us unchoked, and as many of the weakest
+// as there are spare slots (spareUnchoke), and chokes the rest (the optimistic unchoke
+// excepted).
 func (s *Swarm) rechoke() {
 	s.up.lastRechoke = s.now
 	r := s.ranked()
+	regular := min(s.cfg.UnchokeSlots, len(r))
+	weakest := max(regular, len(r)-s.up.extra)
 	for k, p := range r {
-		if k < s.unchokeSlots() {
+		if k < regular || k >= weakest {
 			s.unchoke(p)
 		} else {
 			s.choke(p)

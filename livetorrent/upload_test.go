@@ -197,6 +197,49 @@ func TestSpareUplinkUnchokes(t *testing.T) {
 	}
 }
 
+// TestSpareSlotGoesToWeakestUploader: tit-for-tat gives the regular slots to the best
+// uploaders; a spare slot goes to the choked peer least able to give back, a near-zero
+// uplink before peers that can relay, since it is the one nobody else unchokes.
+func TestSpareSlotGoesToWeakestUploader(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer, UnchokeSlots: 2, RechokeEvery: 10 * time.Second,
+		OptimisticEvery: time.Hour, UploadHint: 1_000_000})
+	for p := PeerHandle(1); p <= 5; p++ {
+		h.up(p)
+		h.ctl(p, Interested)
+	}
+	for p, hint := range map[PeerHandle]uint64{1: 900_000, 2: 800_000, 3: 700_000, 4: 600_000, 5: 10_000} {
+		h.sw.byHandle[p].ext.UploadHint = hint
+	}
+	h.sw.byHandle[3].recvRate = 50_000
+	h.sw.byHandle[4].recvRate = 80_000
+	// A busy uplink until the rechoke: 3 and 4 take the regular slots, one optimistic.
+	for range 10 {
+		h.sw.upl.rate, h.sw.upl.lastRate = 950_000, h.now.Add(time.Second)
+		h.advance(time.Second)
+	}
+	if h.sw.byHandle[5].amChoking == false {
+		t.Fatal("the near-zero uplink holds a slot before any spare one")
+	}
+	h.sw.upl.rate, h.sw.upl.lastRate = 0, h.now.Add(time.Second)
+	h.advance(time.Second) // idle: one spare slot
+	if h.sw.byHandle[5].amChoking {
+		var st []PeerStats
+		t.Fatalf("spare slot not given to the near-zero uplink: %+v", h.sw.PeerStats(st))
+	}
+	// The uplink neither idle nor busy: the spare slot stays, and the next rechoke keeps it
+	// with the weakest peer rather than handing it to the best choked one.
+	for range 10 {
+		h.sw.upl.rate, h.sw.upl.lastRate = 700_000, h.now.Add(time.Second)
+		h.advance(time.Second)
+	}
+	if h.now.Sub(h.sw.up.lastRechoke) >= 10*time.Second || h.sw.up.extra != 1 {
+		t.Fatalf("no rechoke in the last 10 s (%v ago) or spare slots %d, want 1", h.now.Sub(h.sw.up.lastRechoke), h.sw.up.extra)
+	}
+	if h.sw.byHandle[5].amChoking {
+		t.Fatal("the rechoke took the spare slot from the near-zero uplink")
+	}
+}
+
 // TestBusyRelayRefusesFreshPiece: a viewer already sending a fresh piece to one peer
 // refuses another peer's request for it only while its queued requests would keep its
 // uplink busy for more than maxRelayQueue; with a shorter queue the request waits in line.
