@@ -162,12 +162,7 @@ func TestChokingSlots(t *testing.T) {
 // each second beyond the tit-for-tat slots, even one that uploads nothing to us; once the
 // uplink is busy the slots are given back and a rechoke trims to UnchokeSlots.
 func TestSpareUplinkUnchokes(t *testing.T) {
-	h := newHarness(t, Config{Role: RoleViewer, UnchokeSlots: 2, RechokeEvery: 10 * time.Second,
-		OptimisticEvery: time.Hour, UploadHint: 1_000_000})
-	for p := PeerHandle(1); p <= 6; p++ {
-		h.up(p)
-		h.ctl(p, Interested)
-	}
+	h := interestedPeers(t, 6)
 	unchoked := func() (n int) {
 		for _, p := range h.sw.peers {
 			if !p.amChoking {
@@ -201,12 +196,7 @@ func TestSpareUplinkUnchokes(t *testing.T) {
 // uploaders; a spare slot goes to the choked peer least able to give back, a near-zero
 // uplink before peers that can relay, since it is the one nobody else unchokes.
 func TestSpareSlotGoesToWeakestUploader(t *testing.T) {
-	h := newHarness(t, Config{Role: RoleViewer, UnchokeSlots: 2, RechokeEvery: 10 * time.Second,
-		OptimisticEvery: time.Hour, UploadHint: 1_000_000})
-	for p := PeerHandle(1); p <= 5; p++ {
-		h.up(p)
-		h.ctl(p, Interested)
-	}
+	h := interestedPeers(t, 5)
 	for p, hint := range map[PeerHandle]uint64{1: 900_000, 2: 800_000, 3: 700_000, 4: 600_000, 5: 10_000} {
 		h.sw.byHandle[p].ext.UploadHint = hint
 	}
@@ -238,6 +228,18 @@ func TestSpareSlotGoesToWeakestUploader(t *testing.T) {
 	if h.sw.byHandle[5].amChoking {
 		t.Fatal("the rechoke took the spare slot from the near-zero uplink")
 	}
+}
+
+// interestedPeers returns a viewer with a 1 MB/s uplink, two tit-for-tat slots, a rechoke
+// every 10 s and no optimistic rotation, and n peers interested in it.
+func interestedPeers(t *testing.T, n int) *harness {
+	h := newHarness(t, Config{Role: RoleViewer, UnchokeSlots: 2, RechokeEvery: 10 * time.Second,
+		OptimisticEvery: time.Hour, UploadHint: 1_000_000})
+	for p := PeerHandle(1); p <= PeerHandle(n); p++ {
+		h.up(p)
+		h.ctl(p, Interested)
+	}
+	return h
 }
 
 // TestBusyRelayRefusesFreshPiece: a viewer already sending a fresh piece to one peer
