@@ -37,7 +37,7 @@ func coreSnapshot(c *livetorrent.Swarm, ns node.Stats) status.Snapshot {
 		Peers: ns.Connected, BytesSent: st.BytesUploaded,
 		BytesFromPeers: st.VerifiedFromPeers, BytesFromSeeder: st.VerifiedFromSeeder, BytesFromOrigin: st.BytesFromOrigin,
 		PiecesVerified: st.PiecesVerified, PiecesRejected: st.PiecesFailed, DeadlineMisses: st.PiecesLate,
-		SegmentsPlayed: st.SegmentsDelivered, SegmentsSkipped: st.SegmentsSkipped,
+		SegmentsPlayed: st.SegmentsDelivered, SegmentsSkipped: st.SegmentsSkipped, Retunes: st.Retunes,
 		Stalls: st.Stalls, StallTime: st.StallTime, StartupDelay: st.StartupDelay, Propagation: propagation(st),
 		RequestsSent: st.RequestsSent, RequestsRefused: st.RejectsReceived, DuplicateRequests: st.DuplicateRequests,
 		BytesWasted: st.BytesWasted,

@@ -78,6 +78,8 @@ func NewCollector(m *Monitor) *Collector {
 		func(s Snapshot) float64 { return float64(s.SegmentsPlayed) })
 	counter("segments_skipped_total", "Media segments skipped because they could not be fetched in time.",
 		func(s Snapshot) float64 { return float64(s.SegmentsSkipped) })
+	counter("retunes_total", "Times the start segment moved later before playback began, because newer records arrived.",
+		func(s Snapshot) float64 { return float64(s.Retunes) })
 	counter("stalls_total", "Segments delivered late, so that the player waited.",
 		func(s Snapshot) float64 { return float64(s.Stalls) })
 	counter("stall_seconds_total", "Time the player spent waiting for late segments.",

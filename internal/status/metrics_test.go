@@ -90,6 +90,7 @@ func TestMetricsMatchSnapshot(t *testing.T) {
 		{"livetorrent_deadline_misses_total", counter, 4},
 		{"livetorrent_segments_played_total", counter, 40},
 		{"livetorrent_segments_skipped_total", counter, 1},
+		{"livetorrent_retunes_total", counter, 1},
 		{"livetorrent_stalls_total", counter, 2},
 		{"livetorrent_stall_seconds_total", counter, 1.5},
 		{"livetorrent_missing_requests_total", counter, 5},

@@ -31,6 +31,7 @@ func leecherSnapshot() Snapshot {
 		DeadlineMisses:  4,
 		SegmentsPlayed:  40,
 		SegmentsSkipped: 1,
+		Retunes:         1,
 		Stalls:          2,
 		StallTime:       1500 * time.Millisecond,
 		MissingRequests: 5,

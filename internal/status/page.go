@@ -101,6 +101,7 @@ func viewOf(s Snapshot) pageView {
 	add("Deadline misses", count(s.DeadlineMisses))
 	add("Segments played", count(s.SegmentsPlayed))
 	add("Segments skipped", count(s.SegmentsSkipped))
+	add("Start moved (retunes)", count(s.Retunes))
 	add("Requests (refused, duplicated)", fmt.Sprintf("%s (%s, %s)", count(s.RequestsSent),
 		count(s.RequestsRefused), count(s.DuplicateRequests)))
 	add("Received, not needed", humanBytes(float64(s.BytesWasted)))

@@ -25,7 +25,8 @@ type Snapshot struct {
 	DeadlineMisses  int64         `json:"deadline_misses"` // pieces verified after their deadline
 	SegmentsPlayed  int64         `json:"segments_played"`
 	SegmentsSkipped int64         `json:"segments_skipped"`
-	Stalls          int64         `json:"stalls"` // segments delivered late: the player waited
+	Retunes         int64         `json:"retunes"` // start moved later before playing: the first records seen were stale
+	Stalls          int64         `json:"stalls"`  // segments delivered late: the player waited
 	StallTime       time.Duration `json:"stall_time_ns"`
 	StartupDelay    time.Duration `json:"startup_delay_ns"` // tune-in to the first segment played (0 before)
 	MissingRequests int64         `json:"missing_requests"` // the player asked for data the leecher did not have
