@@ -211,12 +211,12 @@ func (s *Swarm) onOriginData(e OriginData) {
 	}
 	if err != nil {
 		s.stats.OriginFailures++
-		if o.backoff != nil {
-			o.backoff[e.Piece] = s.now.Add(originRetry)
-		}
-		if errors.Is(err, ErrOriginGone) {
+		switch {
+		case errors.Is(err, ErrOriginGone): // the whole segment waits, at least originRetry
 			g.originWait = min(max(2*g.originWait, originRetry), originGoneMax)
 			g.originAfter = s.now.Add(g.originWait)
+		case o.backoff != nil:
+			o.backoff[e.Piece] = s.now.Add(originRetry)
 		}
 		return
 	}

@@ -268,13 +268,12 @@ func (s *Swarm) startAt(newest, start *segment, cum time.Duration) {
 // staleEdge reports whether the record g, arriving before playback started, shows that the
 // live edge the start was chosen from was far from the edge then: g was published more than
 // half the target latency (at least a target duration) later than that edge beyond the time
-// that has passed since. The first
-// peers to send their records can lag the swarm (a congested seeder's records queue behind
-// its data; a peer may withhold newer ones), and a start chosen from them plays far behind
-// live and asks for old segments that fewer peers, and perhaps no longer the origin, hold.
-// Records that arrive as they are published never trigger it; nor do records that a swarm
-// short of upload relays a little late, where moving the start would only throw away what
-// was fetched.
+// that has passed since. The first peers to send their records can lag the swarm (a
+// congested seeder's records queue behind its data; a peer may withhold newer ones), and a
+// start chosen from them plays far behind live and asks for old segments that fewer peers,
+// and perhaps no longer the origin, hold. Records that arrive as they are published never
+// trigger it; nor do records that a swarm short of upload relays a little late, where moving
+// the start would only throw away what was fetched.
 func (pl *playState) staleEdge(s *Swarm, g *segment) bool {
 	return g.rec.Published.Sub(pl.edgePub) > s.now.Sub(pl.edgeAt)+max(s.times.target, s.times.latency/2)
 }
@@ -297,7 +296,6 @@ func (s *Swarm) retune() {
 		}
 	}
 	s.stats.Retunes++
-	pl.recheck = true
 	s.startAt(newest, start, cum)
 }
 

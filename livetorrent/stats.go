@@ -48,10 +48,10 @@ type Stats struct {
 	// Viewer playback.
 	TunedIn           bool
 	StartSeq          uint64
-	Retunes           int64  // start moved later before playing: records showed a newer live edge
 	NextSeq           uint64 // next media sequence to deliver
 	SegmentsDelivered int64
 	SegmentsSkipped   int64
+	Retunes           int64         // start moved later before playing: records showed a newer live edge
 	Stalls            int64         // segments delivered after their deadline
 	StallTime         time.Duration // total lateness: the player waited this long
 	StartupDelay      time.Duration // tune-in to first delivery
