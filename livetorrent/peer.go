@@ -233,6 +233,7 @@ func (s *Swarm) dropPeer(p *peer) {
 	p.sent, p.nActive, p.outBytes = nil, 0, 0
 	s.upl.inflight -= p.inflight // the driver drops what it had queued for p
 	p.inflight = 0
+	s.syncWaiter(p)
 	for _, sp := range p.have.spans {
 		s.markHeld(p, sp.first, sp.end, false)
 	}

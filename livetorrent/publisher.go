@@ -251,10 +251,8 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 // back off and get the piece from the peers that hold the first copies.
 func (s *Swarm) pubBacklogged() bool {
 	queued := 0
-	for _, q := range s.upl.waiting {
-		if !q.gone {
-			queued += q.queue.len() * protocol.BlockSize
-		}
+	for _, w := range s.upl.waiting {
+		queued += w.queued * protocol.BlockSize
 	}
 	return queued+s.upl.inflight >= max(pubBacklog, s.uploadBudget())
 }

@@ -16,8 +16,8 @@ const maxServeWait = time.Second
 // our peers hold goes first (a fresh piece reaches a new holder, who relays it, before
 // common pieces get another copy), then the requester that can relay more (upload hint,
 // else its measured upload to us), then arrival order.
-func (s *Swarm) servesBefore(p, q *peer) bool {
-	a, b := p.queue.front(), q.queue.front()
+func (s *Swarm) servesBefore(p, q *waiter) bool {
+	a, b := &p.front, &q.front
 	old := s.now.Add(-maxServeWait)
 	if ao, bo := a.at.Before(old), b.at.Before(old); ao || bo {
 		if ao != bo {
@@ -28,7 +28,7 @@ func (s *Swarm) servesBefore(p, q *peer) bool {
 	if x, y := s.availOf(a.ref.Piece), s.availOf(b.ref.Piece); x != y {
 		return x < y
 	}
-	if x, y := relayScore(p), relayScore(q); x != y {
+	if x, y := p.score, q.score; x != y {
 		return x > y
 	}
 	return a.seq < b.seq
@@ -187,13 +187,10 @@ func (s *Swarm) relayBusy(p *peer, piece uint64) bool {
 		return false // not fresh: the requester may need it soon, and it has many holders
 	}
 	queued, same := s.upl.inflight, false
-	for _, q := range s.upl.waiting {
-		if q.gone {
-			continue
-		}
-		queued += q.queue.len() * protocol.BlockSize
-		if q != p && !same {
-			same = q.queue.has(piece)
+	for _, w := range s.upl.waiting {
+		queued += w.queued * protocol.BlockSize
+		if w.p != p && !same {
+			same = w.front.ref.Piece == piece || w.p.queue.has(piece)
 		}
 	}
 	return same && queued >= max(s.uploadBudget(), int(s.upl.rate*maxRelayQueue.Seconds()))

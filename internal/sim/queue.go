@@ -123,7 +123,7 @@ type calendar struct {
 	cur   int64 // the window being processed
 }
 
-const ringSize = 1 << 13
+const ringSize = 1 << 9
 
 func newCalendar(width vtime) calendar {
 	return calendar{width: width, ring: make([][]int32, ringSize)}
