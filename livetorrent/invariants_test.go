@@ -2,10 +2,14 @@ package livetorrent
 
 import "fmt"
 
-// checkMirrors verifies the state the core keeps twice: the segments' ends, and each known
+// checkMirrors verifies the state the core keeps twice: the segments' ends, each known
 // piece's held bits (and the availability counted from them) against the connected peers'
-// HAVE sets. Tests run it after every event.
+// HAVE sets, and the waiting list's copies of each peer's serve keys. Tests run it after
+// every event.
 func (s *Swarm) checkMirrors() error {
+	if err := s.checkWaiting(); err != nil {
+		return err
+	}
 	if len(s.st.ends) != len(s.st.segs) {
 		return fmt.Errorf("%d segment ends for %d segments", len(s.st.ends), len(s.st.segs))
 	}
@@ -40,6 +44,36 @@ func (s *Swarm) checkMirrors() error {
 					return fmt.Errorf("piece %d: held bits %x of no connected peer", piece, extra)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// checkWaiting verifies that exactly the connected peers with queued requests are in the
+// upload's waiting list, once each, with current copies of their serve keys.
+func (s *Swarm) checkWaiting() error {
+	seen := map[*peer]bool{}
+	for _, w := range s.upl.waiting {
+		p := w.p
+		if seen[p] {
+			return fmt.Errorf("peer %d is waiting twice", p.h)
+		}
+		seen[p] = true
+		switch {
+		case p.gone || p.queue.len() == 0:
+			return fmt.Errorf("peer %d waits with %d queued requests (gone %v)", p.h, p.queue.len(), p.gone)
+		case !p.waiting:
+			return fmt.Errorf("peer %d waits but is not flagged waiting", p.h)
+		case w.front != p.queue.front() || w.score != relayScore(p) || w.inflight != p.inflight || w.queued != p.queue.len():
+			return fmt.Errorf("peer %d waits with stale keys %+v", p.h, w)
+		}
+	}
+	for _, p := range s.peers {
+		if p.queue.len() > 0 && !seen[p] {
+			return fmt.Errorf("peer %d has %d queued requests and is not waiting", p.h, p.queue.len())
+		}
+		if p.waiting != seen[p] {
+			return fmt.Errorf("peer %d flagged waiting %v, listed %v", p.h, p.waiting, seen[p])
 		}
 	}
 	return nil
