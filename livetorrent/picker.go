@@ -425,6 +425,12 @@ func (s *Swarm) markLate() (marked bool) {
 	s.ensureOrder() // also drops finished entries, so an empty order means idle
 	horizon := s.now.Add(s.times.horizon)
 	for _, e := range s.pick.order {
+		if !e.key.urgent {
+			// Urgent pieces come first in the order, and ensureOrder has just re-keyed it
+			// if any piece entered the horizon since (or deadlines or the horizon moved):
+			// none of the rest is due within the horizon.
+			break
+		}
 		g, i := e.g, e.i
 		pc := g.parts[i]
 		if pc == nil || g.verified[i] || !g.wanted {

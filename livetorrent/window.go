@@ -63,6 +63,7 @@ func (s *Swarm) acceptDescriptor(d *protocol.Descriptor, raw []byte) bool {
 	s.descRaw = bytes.Clone(raw)
 	s.ps = d.PieceSize
 	s.times = s.cfg.timesFor(d)
+	s.pick.nextUrgent = time.Time{} // the urgent horizon may have moved: re-key the order
 	if first {
 		s.play.chooseRendition(s)
 	}
