@@ -42,8 +42,8 @@ func (s *Swarm) onWritten(p *peer, n int) {
 
 // waiter is a peer with queued requests and copies of what choosing whom to serve next
 // reads of it (servesBefore, its in-flight bytes, its queue length). That choice follows
-// every written block and scans all waiting peers; reading one array instead of each
-// peer's state and queue was a tenth of a large simulation's time. syncWaiter keeps the
+// every written block and scans all waiting peers; reading each peer's state and queue
+// instead was about 8% of a 10,000-viewer simulation's CPU time. syncWaiter keeps the
 // copies current: every change to a peer's queue, in-flight bytes or relay score calls it.
 type waiter struct {
 	p        *peer
