@@ -566,9 +566,7 @@ func (s *Swarm) updateRates(p *peer) {
 	p.recvRate += a * (float64(p.tickRecv)/dt.Seconds() - p.recvRate)
 	p.sendRate += a * (float64(p.tickUp)/dt.Seconds() - p.sendRate)
 	p.tickRecv, p.tickUp = 0, 0
-	if p.waiting {
-		s.syncWaiter(p) // its relay score may have changed
-	}
+	s.syncWaiter(p) // its relay score may have changed
 	if len(p.have.spans) > 0 && p.have.spans[0].first < s.st.evictedTo {
 		p.have.removeBelow(s.st.evictedTo, func(a, b uint64) {}) // pieces we no longer track
 	}

@@ -190,7 +190,7 @@ func (s *Swarm) relayBusy(p *peer, piece uint64) bool {
 	for _, w := range s.upl.waiting {
 		queued += w.queued * protocol.BlockSize
 		if w.p != p && !same {
-			same = w.front.ref.Piece == piece || w.p.queue.has(piece)
+			same = w.p.queue.has(piece)
 		}
 	}
 	return same && queued >= max(s.uploadBudget(), int(s.upl.rate*maxRelayQueue.Seconds()))
