@@ -146,6 +146,9 @@ const (
 	ActFetchOrigin
 	// ActWakeAt: send a Tick at At. Replaces any earlier WakeAt.
 	ActWakeAt
+	// ActCancelOrigin: abandon the fetch of piece Fetch.Piece (only Piece is set); the
+	// piece arrived otherwise. An OriginData for it that is already on its way is ignored.
+	ActCancelOrigin
 )
 
 // Action is an output of Swarm.Handle. It is one struct rather than an interface so that
@@ -159,7 +162,7 @@ type Action struct {
 	Ban      bool             // ActClose
 	At       time.Time        // ActWakeAt
 	Delivery *Delivery        // ActDeliver, ActSkip
-	Fetch    *OriginFetch     // ActFetchOrigin
+	Fetch    *OriginFetch     // ActFetchOrigin, ActCancelOrigin
 }
 
 // Delivery is a segment handed to the player, or skipped. Record, Init, Data and InitData
@@ -207,6 +210,8 @@ func (a Action) String() string {
 	case ActFetchOrigin:
 		f := a.Fetch
 		return fmt.Sprintf("fetch piece=%d %s bytes=%d+%d", f.Piece, f.URL, f.Offset, f.Length)
+	case ActCancelOrigin:
+		return fmt.Sprintf("cancel fetch piece=%d", a.Fetch.Piece)
 	case ActWakeAt:
 		return fmt.Sprintf("wake %s", a.At.Format("15:04:05.000"))
 	}

@@ -194,6 +194,18 @@ func (s *Swarm) segmentURL(g *segment) string {
 	return u.String()
 }
 
+// cancelOriginFetch abandons the origin fetch of a piece that arrived from a peer while the
+// fetch was in flight. At a saturated origin a third of the flash crowd's fetches were such
+// duplicates, queued ahead of fetches still needed.
+func (s *Swarm) cancelOriginFetch(piece uint64) {
+	if _, ok := s.origin.inflight[piece]; !ok {
+		return
+	}
+	delete(s.origin.inflight, piece)
+	s.stats.OriginCancels++
+	s.out = append(s.out, Action{Kind: ActCancelOrigin, Fetch: &OriginFetch{Piece: piece}})
+}
+
 func (s *Swarm) onOriginData(e OriginData) {
 	o := &s.origin
 	delete(o.inflight, e.Piece)

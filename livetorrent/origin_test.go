@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/livetorrent/livetorrent/protocol"
 )
 
 // TestOriginFallback: viewer b's only peer uploads at a fifth of the stream rate, so b
@@ -172,4 +174,41 @@ func TestOriginShareCap(t *testing.T) {
 		t.Fatalf("fetched %d bytes from the origin (stats %d); the cap allows 80000 with nothing from peers", fetched, st.BytesFromOrigin)
 	}
 	t.Logf("origin bytes with the cap and no peer data: %d", fetched)
+}
+
+// TestOriginFetchCancelled: a piece that a peer delivers while its origin fetch is in
+// flight cancels the fetch, which frees its slot for another piece; the fetch's late
+// answer is ignored.
+func TestOriginFetchCancelled(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 2 * time.Second,
+		MaxOriginFetches: 1, OriginJitter: -1}, 1, 3, 40_000)
+	h.advance(100 * time.Millisecond)
+	fetches := kinds(h.last, ActFetchOrigin)
+	if len(fetches) != 1 || fetches[0].Fetch.Piece != segs[0].rec.FirstPiece {
+		t.Fatalf("want a fetch of the first piece, got %v", h.sent())
+	}
+	piece := fetches[0].Fetch.Piece
+	h.recv(1, protocol.Have{First: piece, Count: 1})
+	h.ctl(1, Unchoke)
+	acts := h.serve(1, segs[0])
+	if !h.sw.st.find(piece).has(piece) {
+		t.Fatalf("piece %d not verified from the peer; sent %v", piece, h.sent())
+	}
+	var cancelled []uint64
+	for _, a := range kinds(acts, ActCancelOrigin) {
+		cancelled = append(cancelled, a.Fetch.Piece)
+	}
+	if !slices.Equal(cancelled, []uint64{piece}) {
+		t.Fatalf("cancelled %v, want [%d]; actions %v", cancelled, piece, acts)
+	}
+	h.advance(100 * time.Millisecond)
+	next := kinds(h.last, ActFetchOrigin)
+	if len(next) != 1 || next[0].Fetch.Piece == piece {
+		t.Fatalf("want the freed slot used for another piece, got %v", h.sent())
+	}
+	h.do(OriginData{Piece: piece, Err: errors.New("context canceled")})
+	h.do(OriginData{Piece: piece, Data: segs[0].data[:32768]})
+	if st := h.sw.Stats(); st.OriginCancels != 1 || st.OriginFailures != 0 || st.BytesFromOrigin != 0 {
+		t.Fatalf("stats: %d cancels, %d failures, %d bytes from the origin; want 1, 0, 0", st.OriginCancels, st.OriginFailures, st.BytesFromOrigin)
+	}
 }

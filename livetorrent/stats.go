@@ -40,6 +40,7 @@ type Stats struct {
 
 	OriginFetches  int64
 	OriginFailures int64
+	OriginCancels  int64 // fetches abandoned because a peer delivered the piece first
 
 	Closes     int64
 	IdleCloses int64 // peers closed for idling while above the target peer count

@@ -55,9 +55,11 @@ type node struct {
 	cut, gone   bool
 	joinAt      vtime
 	leaveAt     vtime
-	handled     int64   // events given to the core
-	final       figures // at departure
-	originBytes int64   // origin node: bytes served for fallback fetches
+	handled     int64         // events given to the core
+	final       figures       // at departure
+	originBytes int64         // origin node: bytes served for fallback fetches
+	srv         *originServer // origin node: its queue of range requests
+	cancelled   int64         // origin node: requests cancelled before their turn
 }
 
 // figures are what the report takes from a viewer's core: its counters and where it plays.
@@ -215,7 +217,11 @@ func (s *Sim) dispatch(n *node, e *event) {
 		}
 		s.handle(n, e.at, od)
 	case evFetch:
-		s.serveFetch(n, e)
+		s.onFetch(n, e)
+	case evFetchCancel:
+		s.onFetchCancel(n, e)
+	case evServed:
+		s.onServed(n, e.at)
 	case evPublish:
 		s.publish(n, e.at)
 	}
@@ -271,6 +277,10 @@ func (s *Sim) execute(n *node, now vtime, a *livetorrent.Action) {
 			return
 		}
 		n.emit(event{at: now + vtime(s.sc.OriginLat), kind: evFetch, from: n.id, to: originID, piece: f.Piece, n: int64(f.Length)})
+	case livetorrent.ActCancelOrigin:
+		if !n.cut && !s.sc.NoOrigin {
+			n.emit(event{at: now + vtime(s.sc.OriginLat), kind: evFetchCancel, from: n.id, to: originID, piece: a.Fetch.Piece})
+		}
 	}
 }
 
@@ -304,14 +314,4 @@ func (n *node) emit(e event) {
 	e.seq = n.sseq
 	w := int(e.to) % len(n.part.out)
 	n.part.out[w] = append(n.part.out[w], e)
-}
-
-// serveFetch is the origin serving a range request: in arrival order at its capacity,
-// the answer a latency later.
-func (s *Sim) serveFetch(o *node, e *event) {
-	done := max(e.at, o.upFree) + vtime(float64(e.n)*o.upNs)
-	o.upFree = done
-	o.originBytes += e.n
-	o.handled++
-	o.emit(event{at: done + vtime(s.sc.OriginLat), kind: evOriginData, from: originID, to: e.from, piece: e.piece, n: e.n})
 }

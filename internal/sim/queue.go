@@ -16,14 +16,16 @@ const never = vtime(math.MaxInt64)
 type evKind uint8
 
 const (
-	evMsg        evKind = iota + 1 // a live message from peer from: livetorrent.Received
-	evCtl                          // a choke/unchoke/interested/not-interested: ControlReceived
-	evWritten                      // our DATA to from left the uplink: Written
-	evUp                           // the connection to from is up: PeerUp
-	evDown                         // the connection to from ended: PeerDown
-	evFetch                        // origin: a range request of n bytes from viewer from
-	evOriginData                   // viewer: the origin's answer (fail: unreachable)
-	evPublish                      // seeder: publish the next segment
+	evMsg         evKind = iota + 1 // a live message from peer from: livetorrent.Received
+	evCtl                           // a choke/unchoke/interested/not-interested: ControlReceived
+	evWritten                       // our DATA to from left the uplink: Written
+	evUp                            // the connection to from is up: PeerUp
+	evDown                          // the connection to from ended: PeerDown
+	evFetch                         // origin: a range request of n bytes from viewer from
+	evFetchCancel                   // origin: viewer from no longer wants its fetch of piece
+	evServed                        // origin: the request being served has been sent
+	evOriginData                    // viewer: the origin's answer (fail: unreachable)
+	evPublish                       // seeder: publish the next segment
 )
 
 // event is one entry of a node's queue, and, in transit, a message between nodes. seq is

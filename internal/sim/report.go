@@ -13,13 +13,13 @@ import (
 
 // totals are viewers' counters added up.
 type totals struct {
-	fromPeers, fromSeeder, fromOrigin     int64
-	segments, stalls, skipped             int64
-	stallTime                             time.Duration
-	prop                                  [len(livetorrent.PropagationBounds) + 1]int64
-	propSum                               time.Duration
-	requests, dups, wasted, downloaded    int64
-	fetches, timeouts, closes, idleCloses int64
+	fromPeers, fromSeeder, fromOrigin              int64
+	segments, stalls, skipped                      int64
+	stallTime                                      time.Duration
+	prop                                           [len(livetorrent.PropagationBounds) + 1]int64
+	propSum                                        time.Duration
+	requests, dups, wasted, downloaded             int64
+	fetches, cancels, timeouts, closes, idleCloses int64
 }
 
 func (t *totals) add(st *livetorrent.Stats) {
@@ -39,6 +39,7 @@ func (t *totals) add(st *livetorrent.Stats) {
 	t.wasted += st.BytesWasted
 	t.downloaded += st.BytesDownloaded
 	t.fetches += st.OriginFetches
+	t.cancels += st.OriginCancels
 	t.timeouts += st.RequestTimeouts
 	t.closes += st.Closes
 	t.idleCloses += st.IdleCloses

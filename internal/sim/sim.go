@@ -118,6 +118,7 @@ func newSim(sc *Scenario, opt Options) (*Sim, error) {
 	}
 	origin := s.addNode(roleOrigin)
 	origin.upNs = nsPerByte(sc.OriginCap * sc.Bitrate / 8)
+	origin.srv = &originServer{}
 	seeder := s.addNode(roleSeeder)
 	seeder.upCap = sc.SeederUp * sc.Bitrate / 8
 	seeder.upNs = nsPerByte(seeder.upCap)

@@ -35,8 +35,8 @@ func (r *Result) Text() string {
 	fmt.Fprintf(&b, "propagation p50/p95/p99: second half %.0f/%.0f/%.0f ms (%d), whole run %.0f/%.0f/%.0f ms (%d)\n",
 		s.Propagation.P50Ms, s.Propagation.P95Ms, s.Propagation.P99Ms, s.Propagation.Segments,
 		s.PropagationAll.P50Ms, s.PropagationAll.P95Ms, s.PropagationAll.P99Ms, s.PropagationAll.Segments)
-	fmt.Fprintf(&b, "requests %d, duplicates %.1f%%, wasted %.1f%% of downloads, origin fetches %d, timeouts %d, closes %d\n",
-		t.requests, 100*bench.Ratio(t.dups, t.requests), 100*bench.Ratio(t.wasted, t.downloaded), t.fetches, t.timeouts, t.closes)
+	fmt.Fprintf(&b, "requests %d, duplicates %.1f%%, wasted %.1f%% of downloads, origin fetches %d (%d cancelled), timeouts %d, closes %d\n",
+		t.requests, 100*bench.Ratio(t.dups, t.requests), 100*bench.Ratio(t.wasted, t.downloaded), t.fetches, t.cancels, t.timeouts, t.closes)
 	fmt.Fprintf(&b, "engine events %d\n", r.Events)
 	for _, tg := range s.Targets {
 		met := "missed"

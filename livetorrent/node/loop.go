@@ -30,6 +30,7 @@ type Stats struct {
 	OriginFetches  int64
 	OriginBytes    int64
 	OriginFailures int64
+	OriginCancels  int64 // fetches aborted because the piece came from a peer first
 }
 
 // handle runs one event through the core and carries out the actions. Events that acting
@@ -92,7 +93,13 @@ func (n *Node) act(a livetorrent.Action) {
 		}
 	case livetorrent.ActFetchOrigin:
 		n.stats.OriginFetches++
-		go n.fetchOrigin(*a.Fetch)
+		n.startFetch(*a.Fetch)
+	case livetorrent.ActCancelOrigin:
+		if f := n.fetches[a.Fetch.Piece]; f != nil {
+			f.cancel()
+			delete(n.fetches, a.Fetch.Piece)
+			n.stats.OriginCancels++
+		}
 	case livetorrent.ActWakeAt:
 		d := time.Until(a.At)
 		if !n.wake.Stop() {

@@ -80,6 +80,7 @@ type Node struct {
 	stats    Stats
 	deferred []livetorrent.Event
 	pex      map[livetorrent.PeerHandle]*pexState
+	fetches  map[uint64]*originFetch // origin fetches in flight, by piece
 	helloMu  sync.Mutex
 	halfOpen chan struct{} // outgoing handshakes
 	inbound  *inboundLimit // incoming handshakes

@@ -11,13 +11,37 @@ import (
 	"github.com/livetorrent/livetorrent/livetorrent"
 )
 
-// fetchOrigin fetches one piece by HTTP range request and hands it to the core, which
-// verifies it against the record like any piece from a peer.
-func (n *Node) fetchOrigin(f livetorrent.OriginFetch) {
-	data, err := getRange(n.dialer.ctx, n.cfg.HTTP, f)
+// originFetch is an origin fetch in flight; cancel aborts its HTTP request.
+type originFetch struct{ cancel context.CancelFunc }
+
+// startFetch fetches one piece by HTTP range request on its own goroutine and hands it to
+// the core, which verifies it against the record like any piece from a peer. The core
+// cancels the fetch (ActCancelOrigin) when a peer delivers the piece first: the request is
+// aborted, which spares the origin the bytes or, if it is queued at a busy origin, the
+// whole request.
+func (n *Node) startFetch(f livetorrent.OriginFetch) {
+	ctx, cancel := context.WithCancel(n.dialer.ctx)
+	of := &originFetch{cancel: cancel}
+	if n.fetches == nil {
+		n.fetches = make(map[uint64]*originFetch)
+	}
+	if old := n.fetches[f.Piece]; old != nil {
+		old.cancel() // the core forgot it (timed out) and asks again
+	}
+	n.fetches[f.Piece] = of
+	go n.fetchOrigin(ctx, of, f)
+}
+
+func (n *Node) fetchOrigin(ctx context.Context, of *originFetch, f livetorrent.OriginFetch) {
+	data, err := getRange(ctx, n.cfg.HTTP, f)
 	ev := livetorrent.OriginData{Piece: f.Piece, Data: data, Err: err}
 	select {
 	case n.calls <- func() {
+		of.cancel()
+		if n.fetches[f.Piece] != of {
+			return // cancelled or replaced: the core no longer waits for it
+		}
+		delete(n.fetches, f.Piece)
 		if err != nil {
 			n.stats.OriginFailures++
 			n.log.Warn("origin fetch failed", "url", f.URL, "piece", f.Piece, "err", err)
@@ -27,6 +51,7 @@ func (n *Node) fetchOrigin(f livetorrent.OriginFetch) {
 		n.handle(ev)
 	}:
 	case <-n.dialer.ctx.Done():
+		of.cancel()
 	}
 }
 
