@@ -17,6 +17,7 @@
 //			case livetorrent.ActDeliver:    // give a.Delivery to the player
 //			case livetorrent.ActSkip:       // tell the player a segment is missing
 //			case livetorrent.ActFetchOrigin: // HTTP range request, answer with OriginData
+//			case livetorrent.ActCancelOrigin: // abort that fetch: a peer delivered the piece
 //			case livetorrent.ActWakeAt:     // (re)arm the one timer; send Tick when it fires
 //			}
 //		}
