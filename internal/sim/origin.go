@@ -70,8 +70,17 @@ func (s *Sim) serveNext(o *node, now vtime) {
 		o.push(event{at: now + vtime(float64(r.n)*o.upNs), kind: evServed})
 		break
 	}
-	// Positions in latest are absolute: compact only when the queue is empty.
-	if srv.head == len(srv.queue) {
+	switch {
+	case srv.head == len(srv.queue):
 		srv.queue, srv.head = srv.queue[:0], 0
+	case srv.head >= 1024 && 4*srv.head >= len(srv.queue):
+		// A queue that never empties would grow for ever: move the waiting requests to
+		// the front, and their positions with them, once a quarter of it is served.
+		n := copy(srv.queue, srv.queue[srv.head:])
+		srv.queue = srv.queue[:n]
+		for k, i := range srv.latest {
+			srv.latest[k] = i - srv.head
+		}
+		srv.head = 0
 	}
 }

@@ -63,3 +63,39 @@ func TestOriginQueue(t *testing.T) {
 		t.Fatalf("cancelled %d, served %d bytes, %d still indexed; want 1, 3000, 0", o.cancelled, o.originBytes, len(o.srv.latest))
 	}
 }
+
+// TestOriginQueueCompacts: a queue that never empties keeps its memory bounded, and a
+// cancel still finds its request after the waiting ones moved to the front.
+func TestOriginQueueCompacts(t *testing.T) {
+	s := &Sim{sc: &Scenario{OriginLat: 40 * time.Millisecond}}
+	p := &part{out: make([][]event, 1)}
+	o := &node{id: originID, srv: &originServer{}, upNs: 1000, part: p}
+	served := 0
+	serve := func() {
+		e := o.q.pop()
+		s.onServed(o, e.at)
+		served++
+	}
+	at := vtime(0)
+	for k := range 20_000 {
+		// Two requests arrive for every one served: the queue never empties.
+		s.onFetch(o, &event{at: at, kind: evFetch, from: int32(k), piece: uint64(k), n: 1000})
+		if k%2 == 1 {
+			serve()
+		}
+	}
+	if len(o.srv.queue) > 4*(len(o.srv.queue)-o.srv.head)/3+1024 {
+		t.Fatalf("queue holds %d entries for %d waiting", len(o.srv.queue), len(o.srv.queue)-o.srv.head)
+	}
+	last := fetchKey{19_999, 19_999}
+	s.onFetchCancel(o, &event{from: last.from, piece: last.piece})
+	if i, ok := o.srv.latest[last]; !ok || !o.srv.queue[i].cancelled || o.srv.queue[i].key != last {
+		t.Fatalf("cancel did not reach the last request (position %d, %v)", i, ok)
+	}
+	for o.q.next() != never {
+		serve()
+	}
+	if served != 20_000-1 || o.cancelled != 1 || len(o.srv.latest) != 0 {
+		t.Fatalf("served %d, cancelled %d, %d indexed; want 19999, 1, 0", served, o.cancelled, len(o.srv.latest))
+	}
+}
