@@ -16,6 +16,7 @@ import (
 	"github.com/livetorrent/livetorrent/internal/bench"
 	"github.com/livetorrent/livetorrent/internal/cliutil"
 	"github.com/livetorrent/livetorrent/leecher"
+	"github.com/livetorrent/livetorrent/protocol"
 )
 
 func main() { cliutil.Main(newApp(os.Stdout, os.Stderr)) }
@@ -101,6 +102,7 @@ Examples:
 			&cli.StringFlag{Name: "leecher-upload", Value: "1.5x", Usage: "every viewer's upload cap with --profile uniform"},
 			&cli.Float64Flag{Name: "churn", Value: 0.2, Usage: "scenario churn: share of viewers replaced each period"},
 			&cli.Float64Flag{Name: "cut-share", Value: 0.25, Usage: "scenario routecut: share of viewers whose routes are cut"},
+			&cli.StringFlag{Name: "piece-size", Usage: "the seeder's piece size, a power of two from 16k to 1M (default: the seeder's, 16k)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the random draws (caps, join times, churn)"},
 			&cli.StringFlag{Name: "out", Value: "bench-out", Usage: "folder for the JSON report and the charts (created)"},
 			&cli.StringFlag{Name: "json", Usage: "JSON report file (default: bench.json in --out)"},
@@ -119,6 +121,13 @@ Examples:
 					return cliutil.UsageError("--bitrate %q: want bits per second such as 5M", b)
 				}
 				cfg.BitrateBps = bps
+			}
+			if ps := c.String("piece-size"); ps != "" {
+				n, err := cliutil.ParseSize(ps)
+				if err != nil || n < protocol.MinPieceSize || n > protocol.MaxPieceSize || n&(n-1) != 0 {
+					return cliutil.UsageError("--piece-size %q: want a power of two from 16k to 1M", ps)
+				}
+				cfg.PieceSize = uint32(n)
 			}
 			if cfg.SeederUpload, err = bench.ParseRate(c.String("seeder-upload")); err != nil {
 				return cliutil.UsageError("--seeder-upload: %v", err)

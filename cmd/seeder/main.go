@@ -48,7 +48,7 @@ Flags go before SOURCE. Exit codes: 0 stopped, 1 failure, 2 usage, 3 configurati
 			&cli.StringFlag{Name: "metrics", Usage: "serve /metrics (Prometheus), /status.json and a status page at this address, e.g. 127.0.0.1:9090", EnvVars: []string{env + "METRICS"}},
 			&cli.BoolFlag{Name: "loop", Usage: "replay a finished (VOD) playlist forever as a live stream", EnvVars: []string{env + "LOOP"}},
 			&cli.IntFlag{Name: "variant", Usage: "master playlist variant: 0 = highest bandwidth, n = n-th listed", EnvVars: []string{env + "VARIANT"}},
-			&cli.IntFlag{Name: "piece-size", Value: 16384, Usage: "piece size in bytes, a power of two 16384..1048576; keep it for the stream's lifetime", EnvVars: []string{env + "PIECE_SIZE"}},
+			&cli.IntFlag{Name: "piece-size", Value: 16384, Usage: "piece size in bytes, a power of two 16384..1048576, about a sixteenth to a fiftieth of a segment (262144 for 25 Mbit/s in 2 s segments); keep it for the stream's lifetime", EnvVars: []string{env + "PIECE_SIZE"}},
 			&cli.DurationFlag{Name: "window", Value: 30 * time.Second, Usage: "how long peers keep pieces behind the live edge", EnvVars: []string{env + "WINDOW"}},
 		}, append(cliutil.LimitFlags(env), append(cliutil.DHTFlags(env), cliutil.LogFlags(env)...)...)...),
 		Action: func(c *cli.Context) error { return runSeeder(c, stdout, stderr) },

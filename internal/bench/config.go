@@ -54,6 +54,7 @@ type Config struct {
 	BitrateBps    int
 	SampleDir     string  // the bundled sample, default testdata/sample
 	SeederUpload  Rate    // default 2x the bitrate
+	PieceSize     uint32  // the seeder's piece size, a power of two; default the seeder's (16 KiB)
 	LeecherUpload Rate    // profile uniform: every viewer's cap, default 1.5x
 	Churn         float64 // scenario churn: share of viewers replaced each period, default 0.2
 	CutShare      float64 // scenario routecut: share of viewers with cut routes, default 0.25

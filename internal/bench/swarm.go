@@ -55,7 +55,7 @@ func (r *runner) startSeeder(ctx context.Context, source string, loop bool) erro
 		return fmt.Errorf("seeder key: %w", err)
 	}
 	sd, err := app.NewSeeder(app.SeederConfig{Source: source, Loop: loop, Key: key, Name: "LiveTorrent bench",
-		Listen: "127.0.0.1:0", UploadRate: r.cfg.SeederUpload.bytesPerSec(r.bitrate),
+		Listen: "127.0.0.1:0", UploadRate: r.cfg.SeederUpload.bytesPerSec(r.bitrate), PieceSize: r.cfg.PieceSize,
 		HTTP: httpClient(loopback.Dial), Dial: loopback.Dial, Logger: r.cfg.Logger.With("node", "seeder")})
 	if err != nil {
 		return fmt.Errorf("seeder: %w", err)
