@@ -52,7 +52,7 @@ Examples:
 			&cli.StringFlag{Name: "profile", Usage: "viewers' uplinks: residential, or uniform with --leecher-upload (default: the scenario's)"},
 			&cli.StringFlag{Name: "leecher-upload", Value: "1.5x", Usage: "every viewer's uplink with --profile uniform"},
 			&cli.StringFlag{Name: "bitrate", Usage: "stream bitrate in bits/s (default 3M)"},
-			&cli.StringFlag{Name: "piece-size", Usage: "piece size, a power of two from 16k to 1M (default 64k)"},
+			&cli.StringFlag{Name: "piece-size", Usage: "piece size, a power of two from 16k to 1M (default: nearest a sixteenth of a segment, 64k at 3 Mbit/s)"},
 			&cli.StringFlag{Name: "segment", Usage: "segment duration (default 2s)"},
 			&cli.StringFlag{Name: "seeder-upload", Usage: "seeder uplink as a multiple of the bitrate (default 2x)"},
 			&cli.StringFlag{Name: "peers", Usage: "connections a joining viewer opens (default 8)"},

@@ -54,3 +54,36 @@ at 40s cut 3
 		}
 	}
 }
+
+// TestPieceFollowsBitrate: without a piece setting the piece size is the power of two
+// nearest a sixteenth of a segment, following later bitrate and segment settings; a given
+// piece size stays.
+func TestPieceFollowsBitrate(t *testing.T) {
+	for _, c := range []struct {
+		lines string
+		want  uint32
+	}{
+		{"", 64 << 10},
+		{"bitrate 1M", 16 << 10},
+		{"bitrate 3M\nsegment 6s", 128 << 10},
+		{"bitrate 25M", 512 << 10},
+		{"bitrate 400k", 16 << 10},
+		{"bitrate 100M\nsegment 10s", 1 << 20},
+		{"piece 32k\nbitrate 25M", 32 << 10},
+	} {
+		sc, err := Parse("x", strings.NewReader(c.lines))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sc.Piece != c.want {
+			t.Errorf("%q: piece %d, want %d", c.lines, sc.Piece, c.want)
+		}
+	}
+	sc := DefaultScenario()
+	if err := sc.Set("piece", "128k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Set("bitrate", "25M"); err != nil || sc.Piece != 128<<10 {
+		t.Errorf("piece %d after a bitrate flag (%v), want the 128k set before", sc.Piece, err)
+	}
+}
