@@ -185,9 +185,7 @@ func (s *Swarm) markVerified(g *segment, i int) {
 	g.nVerified++
 	s.verifiedNow = append(s.verifiedNow, g.piece(i))
 	s.stats.PiecesVerified++
-	if len(s.origin.inflight) > 0 {
-		s.cancelOriginFetch(g.piece(i))
-	}
+	s.cancelOriginFetch(g.piece(i))
 	if pc := g.parts[i]; pc != nil {
 		if pc.attempt != nil {
 			s.judgeAttempt(g, i, pc.attempt)

@@ -25,6 +25,11 @@ const (
 	descriptorFixedBytes = 4 + 1 + 32 + 1 + 8 + 8 + 4 + 4 + 4 + 2 + 2 + 1 + 2 + ed25519.SignatureSize
 )
 
+// ValidPieceSize reports whether p is a power of two from MinPieceSize to MaxPieceSize.
+func ValidPieceSize(p uint32) bool {
+	return p >= MinPieceSize && p <= MaxPieceSize && p&(p-1) == 0
+}
+
 // Rendition is one variant of the stream (one media playlist at the origin).
 type Rendition struct {
 	ID        uint8
@@ -142,7 +147,7 @@ func (d *Descriptor) check() error {
 		return fieldErr(w+"seq", ErrInvalid, "must be at least 1")
 	case d.Created.IsZero() || !validMs(d.Created):
 		return fieldErr(w+"created", ErrInvalid, "must be whole milliseconds after 1970")
-	case d.PieceSize < MinPieceSize || d.PieceSize > MaxPieceSize || d.PieceSize&(d.PieceSize-1) != 0:
+	case !ValidPieceSize(d.PieceSize):
 		return fieldErr(w+"piece size", ErrInvalid, "%d is not a power of two in %d..%d", d.PieceSize, MinPieceSize, MaxPieceSize)
 	case d.TargetDuration < time.Millisecond || d.TargetDuration > MaxTargetDuration:
 		return fieldErr(w+"target duration", ErrInvalid, "%v not in 1ms..%v", d.TargetDuration, MaxTargetDuration)

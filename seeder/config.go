@@ -97,7 +97,7 @@ func (c *Config) withDefaults() (Config, error) {
 	if o.PieceSize == 0 {
 		o.PieceSize = DefaultPieceSize
 	}
-	if o.PieceSize < protocol.MinPieceSize || o.PieceSize > protocol.MaxPieceSize || o.PieceSize&(o.PieceSize-1) != 0 {
+	if !protocol.ValidPieceSize(o.PieceSize) {
 		return o, fmt.Errorf("seeder: piece size %d is not a power of two in %d..%d", o.PieceSize, protocol.MinPieceSize, protocol.MaxPieceSize)
 	}
 	if o.WindowDuration == 0 {

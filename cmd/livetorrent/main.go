@@ -124,7 +124,7 @@ Examples:
 			}
 			if ps := c.String("piece-size"); ps != "" {
 				n, err := cliutil.ParseSize(ps)
-				if err != nil || n < protocol.MinPieceSize || n > protocol.MaxPieceSize || n&(n-1) != 0 {
+				if err != nil || !protocol.ValidPieceSize(uint32(n)) || n != int64(uint32(n)) {
 					return cliutil.UsageError("--piece-size %q: want a power of two from 16k to 1M", ps)
 				}
 				cfg.PieceSize = uint32(n)

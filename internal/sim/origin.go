@@ -5,10 +5,10 @@ package sim
 // its turn is dropped unserved, as a server drops a request whose client has gone; one
 // being served completes.
 type originServer struct {
-	queue  []fetchReq
-	head   int              // queue[head] is served next
-	latest map[fetchKey]int // a requester's queued fetch of a piece: its queue position
-	cur    fetchReq         // the request being served
+	queue  []fetchReq          // waiting, in arrival order; ids are consecutive
+	latest map[fetchKey]uint64 // a requester's newest waiting fetch of a piece: its id
+	nextID uint64
+	cur    fetchReq // the request being served
 	busy   bool
 }
 
@@ -20,6 +20,7 @@ type fetchKey struct {
 type fetchReq struct {
 	key       fetchKey
 	n         int64
+	id        uint64
 	cancelled bool
 }
 
@@ -27,20 +28,22 @@ type fetchReq struct {
 func (s *Sim) onFetch(o *node, e *event) {
 	srv := o.srv
 	if srv.latest == nil {
-		srv.latest = make(map[fetchKey]int)
+		srv.latest = make(map[fetchKey]uint64)
 	}
 	k := fetchKey{e.from, e.piece}
-	srv.latest[k] = len(srv.queue)
-	srv.queue = append(srv.queue, fetchReq{key: k, n: e.n})
+	srv.latest[k] = srv.nextID
+	srv.queue = append(srv.queue, fetchReq{key: k, n: e.n, id: srv.nextID})
+	srv.nextID++
 	if !srv.busy {
 		s.serveNext(o, e.at)
 	}
 }
 
-// onFetchCancel drops a queued request whose requester no longer wants it.
+// onFetchCancel drops a waiting request whose requester no longer wants it. Waiting ids
+// are consecutive, so the request's position follows from the first one's id.
 func (s *Sim) onFetchCancel(o *node, e *event) {
-	if i, ok := o.srv.latest[fetchKey{e.from, e.piece}]; ok {
-		o.srv.queue[i].cancelled = true
+	if id, ok := o.srv.latest[fetchKey{e.from, e.piece}]; ok {
+		o.srv.queue[id-o.srv.queue[0].id].cancelled = true
 	}
 }
 
@@ -54,12 +57,14 @@ func (s *Sim) onServed(o *node, now vtime) {
 
 func (s *Sim) serveNext(o *node, now vtime) {
 	srv := o.srv
-	for srv.head < len(srv.queue) {
-		r := srv.queue[srv.head]
-		if srv.latest[r.key] == srv.head {
+	for len(srv.queue) > 0 {
+		// Taking from the front of the slice lets append move the waiting requests to a
+		// new array when it grows, so a queue that never empties stays bounded.
+		r := srv.queue[0]
+		srv.queue = srv.queue[1:]
+		if srv.latest[r.key] == r.id {
 			delete(srv.latest, r.key)
 		}
-		srv.head++
 		if r.cancelled {
 			o.cancelled++
 			continue
@@ -68,19 +73,6 @@ func (s *Sim) serveNext(o *node, now vtime) {
 		o.originBytes += r.n
 		o.handled++
 		o.push(event{at: now + vtime(float64(r.n)*o.upNs), kind: evServed})
-		break
-	}
-	switch {
-	case srv.head == len(srv.queue):
-		srv.queue, srv.head = srv.queue[:0], 0
-	case srv.head >= 1024 && 4*srv.head >= len(srv.queue):
-		// A queue that never empties would grow for ever: move the waiting requests to
-		// the front, and their positions with them, once a quarter of it is served.
-		n := copy(srv.queue, srv.queue[srv.head:])
-		srv.queue = srv.queue[:n]
-		for k, i := range srv.latest {
-			srv.latest[k] = i - srv.head
-		}
-		srv.head = 0
+		return
 	}
 }

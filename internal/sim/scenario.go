@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/livetorrent/livetorrent/internal/cliutil"
+	"github.com/livetorrent/livetorrent/protocol"
 )
 
 // Scenario is one simulation: the stream, the network and the timed commands. A scenario
@@ -339,7 +340,7 @@ func (sc *Scenario) Validate() error {
 		return fmt.Errorf("bitrate %v: want at least 8k", sc.Bitrate)
 	case sc.Segment < 100*time.Millisecond || sc.Segment > time.Minute:
 		return fmt.Errorf("segment %v: want 100ms to 1m", sc.Segment)
-	case sc.Piece < 16<<10 || sc.Piece > 1<<20 || sc.Piece&(sc.Piece-1) != 0:
+	case !protocol.ValidPieceSize(sc.Piece):
 		return fmt.Errorf("piece %d: want a power of two from 16k to 1M", sc.Piece)
 	case sc.Window < 2*sc.Segment:
 		return fmt.Errorf("window %v: want at least two segments", sc.Window)

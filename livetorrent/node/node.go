@@ -150,6 +150,7 @@ func New(cfg Config) (*Node, error) {
 		byID:     map[[20]byte]livetorrent.PeerHandle{},
 		byAddr:   map[string]livetorrent.PeerHandle{},
 		pex:      map[livetorrent.PeerHandle]*pexState{},
+		fetches:  map[uint64]*originFetch{},
 		bans:     newBans(cfg.BanFor),
 		halfOpen: make(chan struct{}, cfg.MaxHalfOpen),
 		inbound:  &inboundLimit{max: cfg.MaxInbound, perIP: cfg.MaxInboundPerIP, byIP: map[netip.Addr]int{}},

@@ -22,9 +22,6 @@ type originFetch struct{ cancel context.CancelFunc }
 func (n *Node) startFetch(f livetorrent.OriginFetch) {
 	ctx, cancel := context.WithCancel(n.dialer.ctx)
 	of := &originFetch{cancel: cancel}
-	if n.fetches == nil {
-		n.fetches = make(map[uint64]*originFetch)
-	}
 	if old := n.fetches[f.Piece]; old != nil {
 		old.cancel() // the core forgot it (timed out) and asks again
 	}
