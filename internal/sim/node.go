@@ -112,11 +112,16 @@ func (n *node) push(e event) {
 
 func (n *node) nextTime() vtime { return min(n.q.next(), n.wake) }
 
-// run processes the node's events before end, in time order (queued events before the
-// timer at the same instant).
-func (s *Sim) run(n *node, end vtime) {
+// run processes the node's events before end, in order: its queue merged with in, the
+// messages it receives in this window (sorted by event.before), and its timer (after
+// queued events at the same instant).
+func (s *Sim) run(n *node, in []event, end vtime) {
 	for !n.gone {
+		fromIn := len(in) > 0 && (len(n.q) == 0 || in[0].before(&n.q[0]))
 		t, tick := n.q.next(), false
+		if fromIn {
+			t = in[0].at
+		}
 		if n.wake < t {
 			t, tick = n.wake, true
 		}
@@ -128,7 +133,12 @@ func (s *Sim) run(n *node, end vtime) {
 			s.handle(n, t, livetorrent.Tick{})
 			continue
 		}
-		e := n.q.pop()
+		var e event
+		if fromIn {
+			e, in = in[0], in[1:]
+		} else {
+			e = n.q.pop()
+		}
 		if e.size > 0 && n.downNs > 0 {
 			// The downlink delivers in arrival order at its rate: a message that arrives
 			// while it is busy waits (its last byte arrives once the downlink has carried

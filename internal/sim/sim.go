@@ -55,6 +55,7 @@ type part struct {
 	cal    calendar
 	active []int32   // nodes listed for this window
 	out    [][]event // messages its nodes sent in this window, per destination partition
+	in     inbox     // messages bound for its nodes, by window of arrival
 }
 
 const second = vtime(time.Second)
@@ -110,7 +111,7 @@ func newSim(sc *Scenario, opt Options) (*Sim, error) {
 	s := &Sim{sc: sc, opt: opt, width: windowFor(sc), epoch: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
 		pos: map[int32]int{}, rng: rand.New(rand.NewPCG(sc.Seed, 0x73696d))}
 	for w := range opt.Workers {
-		s.parts = append(s.parts, &part{id: w, cal: newCalendar(s.width), out: make([][]event, opt.Workers)})
+		s.parts = append(s.parts, &part{id: w, cal: newCalendar(s.width), in: newInbox(s.width), out: make([][]event, opt.Workers)})
 	}
 	s.zeros = make([]byte, s.maxSegment()+int(sc.Piece))
 	if err := s.str.init(sc, s.epoch); err != nil {
@@ -205,8 +206,22 @@ func (s *Sim) parallel(fn func(p *part)) {
 	wg.Wait()
 }
 
-// process runs the partition's nodes that have events in window k, up to end.
+// process runs the partition's nodes that have events in window k, up to end: first those
+// that receive messages in it (each queues them just before it runs), then the rest of
+// those its calendar lists.
 func (s *Sim) process(p *part, k int64, end vtime) {
+	for _, msgs := range p.in.take(k, len(s.parts)) {
+		n := s.nodes[msgs[0].to]
+		if n.gone {
+			continue
+		}
+		sortEvents(msgs)
+		n.cal = -1 // an entry for it in this window or a later one is now stale
+		s.run(n, msgs, end)
+		if !n.gone {
+			p.cal.add(n, n.nextTime())
+		}
+	}
 	p.active = p.cal.take(k, s.nodes, p.active[:0])
 	for _, id := range p.active {
 		n := s.nodes[id]
@@ -214,26 +229,21 @@ func (s *Sim) process(p *part, k int64, end vtime) {
 			continue
 		}
 		n.cal = -1
-		s.run(n, end)
+		s.run(n, nil, end)
 		if !n.gone {
 			p.cal.add(n, n.nextTime())
 		}
 	}
 }
 
-// merge moves the messages sent in the window into the queues of the partition's
-// receivers. The queues order events by time, sender and the sender's numbering, so the
-// order in which they are queued here does not matter.
+// merge files the messages sent in the window for the partition's receivers in its inbox.
+// The queues order events by time, sender and the sender's numbering, so the order in which
+// they are filed here does not matter.
 func (s *Sim) merge(p *part) {
 	for _, q := range s.parts {
 		msgs := q.out[p.id]
 		for i := range msgs {
-			r := s.nodes[msgs[i].to]
-			if r.gone {
-				continue
-			}
-			r.q.push(msgs[i])
-			p.cal.add(r, msgs[i].at)
+			p.in.add(&msgs[i])
 		}
 		clear(msgs)
 		q.out[p.id] = msgs[:0]
