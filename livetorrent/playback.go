@@ -38,6 +38,7 @@ type playState struct {
 	edgePub, edgeAt time.Time
 	readyAt         time.Time // the first segment was ready but the ones after it were behind (see onPace)
 	bySeq           map[uint64]*segment
+	maxSeq          uint64 // highest media sequence of our records (skipMissing)
 	lastInit        uint64
 	hasInit         bool
 	ended           bool
@@ -76,6 +77,7 @@ func (pl *playState) onRecord(s *Swarm, g *segment) {
 	}
 	pl.recheck = true
 	if g.isMedia() {
+		pl.maxSeq = max(pl.maxSeq, g.rec.MediaSeq)
 		if old := pl.bySeq[g.rec.MediaSeq]; old == nil {
 			pl.bySeq[g.rec.MediaSeq] = g
 		} else if old != g {
@@ -435,7 +437,9 @@ func (s *Swarm) missingWait() time.Duration { return max(s.times.target, time.Se
 // arrived more than missingWait ago.
 func (s *Swarm) skipMissing() {
 	pl := &s.play
-	for pl.tuned && !pl.ended && pl.bySeq[pl.next] == nil {
+	// At the live edge the next segment's record has not arrived yet on most ticks, and
+	// walking every segment each time to find none later showed in profiles.
+	for pl.tuned && !pl.ended && pl.maxSeq > pl.next && pl.bySeq[pl.next] == nil {
 		var later *segment
 		for _, g := range s.st.segs {
 			if pl.ours(g) && g.isMedia() && g.rec.MediaSeq > pl.next {
