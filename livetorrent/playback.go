@@ -437,8 +437,8 @@ func (s *Swarm) missingWait() time.Duration { return max(s.times.target, time.Se
 // arrived more than missingWait ago.
 func (s *Swarm) skipMissing() {
 	pl := &s.play
-	// At the live edge the next segment's record has not arrived yet on most ticks, and
-	// walking every segment each time to find none later showed in profiles.
+	// Without a record numbered past the next segment (at the live edge, while the next
+	// record is awaited) there is nothing to skip to: the walk below would find none.
 	for pl.tuned && !pl.ended && pl.maxSeq > pl.next && pl.bySeq[pl.next] == nil {
 		var later *segment
 		for _, g := range s.st.segs {

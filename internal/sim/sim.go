@@ -207,7 +207,7 @@ func (s *Sim) parallel(fn func(p *part)) {
 }
 
 // process runs the partition's nodes that have events in window k, up to end: first those
-// that receive messages in it (each queues them just before it runs), then the rest of
+// that receive messages in it (each runs on its group from the inbox), then the rest of
 // those its calendar lists.
 func (s *Sim) process(p *part, k int64, end vtime) {
 	for _, msgs := range p.in.take(k, len(s.parts)) {
