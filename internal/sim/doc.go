@@ -12,9 +12,10 @@
 // hostile peers are not modelled.
 //
 // Time advances in windows no longer than the smallest latency between two nodes: within
-// one, no node can affect another, so the nodes of a window are processed in parallel and
-// the messages they sent are merged into the receivers' queues afterwards in a fixed
-// order. See NOTES.md for the model, its costs and its limits.
+// one, no node can affect another, so the nodes of a window are processed in parallel, and
+// the messages they sent wait by window of arrival until their receivers process them in
+// a total order of time, sender and emission. See NOTES.md for the model, its costs and
+// its limits.
 //
 // A scenario (see Scenario and testdata/*.txt) sets the stream, the network and the timed
 // joins, leaves and route cuts. Run returns the benchmark's report (internal/bench: the
