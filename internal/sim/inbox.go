@@ -37,9 +37,9 @@ func (b *inbox) add(e *event) {
 }
 
 // take returns the messages arriving in window k, one group per receiver in increasing
-// node id; workers is the partition count (node ids of a partition step by it). The groups
-// stay valid until the next take.
-func (b *inbox) take(k int64, workers int) [][]event {
+// node id; workers is the partition count (node ids of a partition step by it) and nodes
+// the number of nodes. The groups stay valid until the next take.
+func (b *inbox) take(k int64, workers, nodes int) [][]event {
 	b.cur = k
 	if k%(inboxRing/2) == 0 && len(b.far) > 0 {
 		far := b.far
@@ -61,14 +61,10 @@ func (b *inbox) take(k int64, workers int) [][]event {
 	}
 	// Counting sort by receiver: stable, so each group keeps merge order (the queues
 	// order by time, sender and emission anyway).
-	hi := int32(0)
-	for i := range msgs {
-		hi = max(hi, msgs[i].to/int32(workers))
-	}
-	if n := int(hi) + 2; cap(b.count) < n {
+	if n := nodes/workers + 2; cap(b.count) < n {
 		b.count = make([]int32, n)
 	}
-	count := b.count[:int(hi)+2]
+	count := b.count[:nodes/workers+2]
 	clear(count)
 	for i := range msgs {
 		count[msgs[i].to/int32(workers)+1]++

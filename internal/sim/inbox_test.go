@@ -27,7 +27,7 @@ func TestInbox(t *testing.T) {
 	}
 	const windows = 400
 	for k := int64(0); k < windows; k++ {
-		got := b.take(k, workers)
+		got := b.take(k, workers, workers*50)
 		var names []string
 		lastTo := int32(-1)
 		for _, grp := range got {

@@ -24,12 +24,13 @@ type fetchReq struct {
 	cancelled bool
 }
 
+func newOriginServer() *originServer {
+	return &originServer{latest: make(map[fetchKey]uint64)}
+}
+
 // onFetch queues a request that arrived at now.
 func (s *Sim) onFetch(o *node, e *event) {
 	srv := o.srv
-	if srv.latest == nil {
-		srv.latest = make(map[fetchKey]uint64)
-	}
 	k := fetchKey{e.from, e.piece}
 	srv.latest[k] = srv.nextID
 	srv.queue = append(srv.queue, fetchReq{key: k, n: e.n, id: srv.nextID})

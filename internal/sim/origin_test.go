@@ -12,7 +12,7 @@ func TestOriginQueue(t *testing.T) {
 	const ms = vtime(time.Millisecond)
 	s := &Sim{sc: &Scenario{OriginLat: 40 * time.Millisecond}}
 	p := &part{out: make([][]event, 1)}
-	o := &node{id: originID, srv: &originServer{}, upNs: 1000, part: p} // 1 ms per 1,000 bytes
+	o := &node{id: originID, srv: newOriginServer(), upNs: 1000, part: p} // 1 ms per 1,000 bytes
 	fetch := func(at vtime, from int32, piece uint64) {
 		s.onFetch(o, &event{at: at, kind: evFetch, from: from, piece: piece, n: 1000})
 	}
@@ -70,7 +70,7 @@ func TestOriginQueue(t *testing.T) {
 func TestOriginQueueCompacts(t *testing.T) {
 	s := &Sim{sc: &Scenario{OriginLat: 40 * time.Millisecond}}
 	p := &part{out: make([][]event, 1)}
-	o := &node{id: originID, srv: &originServer{}, upNs: 1000, part: p}
+	o := &node{id: originID, srv: newOriginServer(), upNs: 1000, part: p}
 	served := 0
 	serve := func() {
 		e := o.q.pop()

@@ -119,7 +119,7 @@ func newSim(sc *Scenario, opt Options) (*Sim, error) {
 	}
 	origin := s.addNode(roleOrigin)
 	origin.upNs = nsPerByte(sc.OriginCap * sc.Bitrate / 8)
-	origin.srv = &originServer{}
+	origin.srv = newOriginServer()
 	seeder := s.addNode(roleSeeder)
 	seeder.upCap = sc.SeederUp * sc.Bitrate / 8
 	seeder.upNs = nsPerByte(seeder.upCap)
@@ -210,29 +210,27 @@ func (s *Sim) parallel(fn func(p *part)) {
 // that receive messages in it (each runs on its group from the inbox), then the rest of
 // those its calendar lists.
 func (s *Sim) process(p *part, k int64, end vtime) {
-	for _, msgs := range p.in.take(k, len(s.parts)) {
-		n := s.nodes[msgs[0].to]
-		if n.gone {
-			continue
-		}
-		sortEvents(msgs)
-		n.cal = -1 // an entry for it in this window or a later one is now stale
-		s.run(n, msgs, end)
-		if !n.gone {
-			p.cal.add(n, n.nextTime())
+	for _, msgs := range p.in.take(k, len(s.parts), len(s.nodes)) {
+		if n := s.nodes[msgs[0].to]; !n.gone {
+			sortEvents(msgs)
+			s.runListed(p, n, msgs, end)
 		}
 	}
 	p.active = p.cal.take(k, s.nodes, p.active[:0])
 	for _, id := range p.active {
-		n := s.nodes[id]
-		if n.cal != k || n.gone {
-			continue
+		if n := s.nodes[id]; n.cal == k && !n.gone {
+			s.runListed(p, n, nil, end)
 		}
-		n.cal = -1
-		s.run(n, nil, end)
-		if !n.gone {
-			p.cal.add(n, n.nextTime())
-		}
+	}
+}
+
+// runListed runs n on in and its own events up to end and lists it in the calendar for
+// its next own event. Any entry it had is stale from here on.
+func (s *Sim) runListed(p *part, n *node, in []event, end vtime) {
+	n.cal = -1
+	s.run(n, in, end)
+	if !n.gone {
+		p.cal.add(n, n.nextTime())
 	}
 }
 
