@@ -16,6 +16,10 @@ type originState struct {
 	rng      uint64               // state of the jitter generator (splitmix64), from Config.Seed
 	base     *url.URL
 	baseFor  string
+	// took is how long the origin's recent answers took: it rises to a slower answer at
+	// once and decays towards faster ones. A loaded origin answers in a few hundred
+	// milliseconds or more, which the jitter before a late fetch must leave room for.
+	took time.Duration
 }
 
 type originFetch struct {
@@ -25,6 +29,20 @@ type originFetch struct {
 
 // originMargin is the time an origin fetch is assumed to take, beyond its jitter.
 const originMargin = 250 * time.Millisecond
+
+// noteAnswer records that a fetch asked at was answered now.
+func (o *originState) noteAnswer(at, now time.Time) {
+	d := now.Sub(at)
+	if d >= o.took {
+		o.took = d
+		return
+	}
+	o.took -= (o.took - d) / 8
+}
+
+// fetchTime is how long a fetch is expected to take: originMargin, or longer while the
+// origin's recent answers are slower.
+func (o *originState) fetchTime() time.Duration { return max(originMargin, o.took) }
 
 // originRetry is how long a failed piece waits before another origin fetch.
 const originRetry = 2 * time.Second
@@ -120,7 +138,11 @@ func (s *Swarm) originCheck() {
 		// (the first fetcher relays it at once) drops the plan above.
 		at, ok := o.planned[piece]
 		if !ok {
-			at = s.now.Add(o.jitter(s.cfg.OriginJitter))
+			// The wait never eats into the time the fetch itself needs: a piece found at
+			// risk late (a peer's request overdue close to the deadline) is asked for at
+			// once, as few viewers find the same piece late at the same moment.
+			slack := dl.Sub(s.now) - o.fetchTime() - originMargin
+			at = s.now.Add(o.jitter(min(s.cfg.OriginJitter, max(slack, 0))))
 			o.planned[piece] = at
 		}
 		if s.now.Before(at) {
@@ -208,6 +230,9 @@ func (s *Swarm) cancelOriginFetch(piece uint64) {
 
 func (s *Swarm) onOriginData(e OriginData) {
 	o := &s.origin
+	if f, ok := o.inflight[e.Piece]; ok && e.Err == nil {
+		o.noteAnswer(f.at, s.now)
+	}
 	delete(o.inflight, e.Piece)
 	g := s.st.find(e.Piece)
 	if g == nil || g.verified[g.index(e.Piece)] {

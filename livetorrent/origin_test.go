@@ -151,6 +151,51 @@ func TestOriginJitter(t *testing.T) {
 	t.Logf("fetch delays for 8 seeds: %v", delays)
 }
 
+// TestOriginJitterLeavesFetchTime: the random wait before a fetch never takes the time the
+// fetch needs before the deadline. With a jitter longer than the time left, every seed
+// fetches while the fetch and a margin still fit.
+func TestOriginJitterLeavesFetchTime(t *testing.T) {
+	for seed := range uint64(8) {
+		h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 2 * time.Second,
+			MaxOriginFetches: 1, OriginJitter: 1500 * time.Millisecond, Seed: seed}, 1, 3, 40_000)
+		g := h.sw.st.find(segs[0].rec.FirstPiece)
+		dl := h.sw.play.deadline(g)
+		for len(kinds(h.last, ActFetchOrigin)) == 0 {
+			if !h.now.Before(dl) {
+				t.Fatalf("seed %d: no fetch before the deadline", seed)
+			}
+			h.advance(10 * time.Millisecond)
+		}
+		if latest := dl.Add(-2 * originMargin); h.now.After(latest.Add(10 * time.Millisecond)) {
+			t.Fatalf("seed %d: fetched %v before the deadline, want at least %v", seed, dl.Sub(h.now), 2*originMargin)
+		}
+	}
+}
+
+// TestOriginFetchTime: the expected fetch time follows a slower answer at once and decays
+// towards faster ones, never below originMargin.
+func TestOriginFetchTime(t *testing.T) {
+	var o originState
+	t0 := time.Unix(0, 0)
+	if got := o.fetchTime(); got != originMargin {
+		t.Fatalf("no answer yet: %v, want %v", got, originMargin)
+	}
+	o.noteAnswer(t0, t0.Add(800*time.Millisecond))
+	if got := o.fetchTime(); got != 800*time.Millisecond {
+		t.Fatalf("after an 800 ms answer: %v", got)
+	}
+	o.noteAnswer(t0, t0.Add(80*time.Millisecond))
+	if got := o.fetchTime(); got != 710*time.Millisecond {
+		t.Fatalf("after an 80 ms answer: %v, want 710 ms", got)
+	}
+	for range 100 {
+		o.noteAnswer(t0, t0.Add(80*time.Millisecond))
+	}
+	if got := o.fetchTime(); got != originMargin {
+		t.Fatalf("after many fast answers: %v, want %v", got, originMargin)
+	}
+}
+
 // TestOriginShareCap: with the origin capped at 10% of what a viewer receives and no peer
 // delivering, the viewer uses its cold-start allowance (two segments) and then stops.
 func TestOriginShareCap(t *testing.T) {

@@ -395,6 +395,11 @@ func (s *Swarm) onPace(g *segment) bool {
 	if elapsed <= 0 || s.now.Sub(pl.readyAt) >= g.rec.Duration {
 		return true
 	}
+	if elapsed < s.cfg.StartupDelay {
+		if n := pl.bySeq[g.rec.MediaSeq+1]; n != nil && !n.complete() {
+			return false
+		}
+	}
 	rate := float64(s.stats.BytesDownloaded+s.stats.BytesFromOrigin-pl.tunedGot) / elapsed.Seconds()
 	missing, budget := 0.0, g.rec.Duration.Seconds()/3
 	for seq := g.rec.MediaSeq + 1; ; seq++ {
