@@ -379,14 +379,13 @@ func (s *Swarm) deliverReady() {
 	}
 }
 
-// onPace reports whether playback can start with g: every piece of the next segment has a
-// source (sourced), and at the rate this viewer has received since it tuned in, the
-// segments after g whose records are here arrive before their deadlines with two thirds of
-// g's duration to spare (the next one within a third of g's duration, the k-th within k
-// durations less two thirds of g's). A viewer joining an established swarm receives at
-// many times the bitrate and starts at once; one that tunes in to a young stream together
-// with thousands of others, whose next segments are still spreading, waits instead of
-// stalling on them. It waits at most g's duration.
+// onPace reports whether playback can start with g: at the rate this viewer has received
+// since it tuned in, the segments after g whose records are here arrive before their
+// deadlines with two thirds of g's duration to spare (the next one within a third of g's
+// duration, the k-th within k durations less two thirds of g's). A viewer joining an
+// established swarm receives at many times the bitrate and starts at once; one that tunes
+// in to a young stream together with thousands of others, whose next segments are still
+// spreading, waits instead of stalling on them. It waits at most g's duration.
 func (s *Swarm) onPace(g *segment) bool {
 	pl := &s.play
 	if pl.readyAt.IsZero() {
@@ -395,9 +394,6 @@ func (s *Swarm) onPace(g *segment) bool {
 	elapsed := s.now.Sub(pl.tunedAt)
 	if elapsed <= 0 || s.now.Sub(pl.readyAt) >= g.rec.Duration {
 		return true
-	}
-	if n := pl.bySeq[g.rec.MediaSeq+1]; n != nil && !s.sourced(n) {
-		return false
 	}
 	rate := float64(s.stats.BytesDownloaded+s.stats.BytesFromOrigin-pl.tunedGot) / elapsed.Seconds()
 	missing, budget := 0.0, g.rec.Duration.Seconds()/3
@@ -412,21 +408,6 @@ func (s *Swarm) onPace(g *segment) bool {
 		}
 		budget += n.rec.Duration.Seconds()
 	}
-}
-
-// sourced reports whether every piece of g is verified, announced by a peer or being
-// fetched from the origin: a piece nobody has yet is one the whole swarm may be waiting
-// for, which no rate measured so far predicts.
-func (s *Swarm) sourced(g *segment) bool {
-	for i := range g.pieces() {
-		if g.verified[i] || g.avail(i, s.holdWords) > 0 {
-			continue
-		}
-		if _, ok := s.origin.inflight[g.piece(i)]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // missingBytes is how many bytes of g are neither verified nor received in a partial piece.

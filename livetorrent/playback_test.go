@@ -130,40 +130,6 @@ func TestStartWaitsForPace(t *testing.T) {
 	}
 }
 
-// TestStartWaitsForSource: a first segment that came fast does not play while a piece of the
-// next one has no source (no peer announced it, no origin fetch): in a flash crowd that
-// piece is what everyone waits for, whatever the rate so far. Once a peer announces it,
-// the rate decides.
-func TestStartWaitsForSource(t *testing.T) {
-	h := newHarness(t, Config{TargetLatency: 4 * time.Second, DisableOrigin: true})
-	h.up(1)
-	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
-	s100 := h.segment(100, 1000, 40_000)
-	s101 := h.segment(101, 1010, 40_000)
-	h.recv(1, protocol.RecordMsg{Raw: s100.raw})
-	h.recv(1, protocol.RecordMsg{Raw: s101.raw})
-	h.recv(1, protocol.Window{First: 1000, End: s101.rec.EndPiece()})
-	h.recv(1, protocol.Have{First: 1000, Count: uint32(s100.rec.EndPiece() - 1000)})
-	h.recv(1, protocol.Have{First: 1010, Count: uint32(s101.rec.EndPiece() - 1011)}) // all of 101 but its last piece
-	h.ctl(1, Unchoke)
-	if !h.sw.Stats().TunedIn {
-		t.Fatal("not tuned in")
-	}
-	reqs := h.requests()[1]
-	h.advance(100 * time.Millisecond)
-	acts, rest := h.serveFrom(1, reqs, s100, s101)
-	if got := kinds(acts, ActDeliver); len(got) != 0 {
-		t.Fatalf("deliveries %v while the last piece of 101 has no source, want none", got)
-	}
-	h.recv(1, protocol.Have{First: s101.rec.EndPiece() - 1, Count: 1})
-	h.serveFrom(1, rest)
-	// Playback rechecks its start on the next tick.
-	h.advance(100 * time.Millisecond)
-	if got := kinds(h.last, ActDeliver); len(got) != 1 || got[0].Delivery.MediaSeq != 100 {
-		t.Fatalf("deliveries %v once every piece of 101 has a source, want 100", got)
-	}
-}
-
 // TestRetuneOnStaleEdge: a viewer that tuned in from a peer whose newest record was old
 // moves its start when records published much later arrive, before anything played; records
 // that arrive as they are published do not move it.
