@@ -7,10 +7,7 @@ package sim
 // merge touched each receiver's memory twice per message, at the merge and when it ran, and
 // with thousands of nodes each such touch is a cache miss.
 type inbox struct {
-	width vtime
-	ring  [][]event // one bucket per window, inboxRing windows ahead
-	far   []event   // arriving beyond the ring
-	cur   int64     // the window being processed
+	windowRing[event]
 
 	sorted []event // scratch: the window's messages grouped by receiver
 	count  []int32 // scratch: messages per receiver, then where its group starts
@@ -22,37 +19,18 @@ type inbox struct {
 const inboxRing = 64
 
 func newInbox(width vtime) inbox {
-	return inbox{width: width, ring: make([][]event, inboxRing)}
+	return inbox{windowRing: newWindowRing[event](width, inboxRing)}
 }
 
 // add files a message under the window of its arrival, which is after the window being
 // processed (no message crosses between nodes within a window).
-func (b *inbox) add(e *event) {
-	k := int64(e.at / b.width)
-	if k-b.cur >= inboxRing {
-		b.far = append(b.far, *e)
-		return
-	}
-	b.ring[k%inboxRing] = append(b.ring[k%inboxRing], *e)
-}
+func (b *inbox) add(e *event) { b.file(b.window(e.at), *e) }
 
 // take returns the messages arriving in window k, one group per receiver in increasing
 // node id; workers is the partition count (node ids of a partition step by it) and nodes
 // the number of nodes. The groups stay valid until the next take.
 func (b *inbox) take(k int64, workers, nodes int) [][]event {
-	b.cur = k
-	if k%(inboxRing/2) == 0 && len(b.far) > 0 {
-		far := b.far
-		b.far = nil
-		for i := range far {
-			if int64(far[i].at/b.width)-k >= inboxRing {
-				b.far = append(b.far, far[i])
-				continue
-			}
-			b.add(&far[i])
-		}
-	}
-	slot := &b.ring[k%inboxRing]
+	slot := b.advance(k, func(e event) (int64, bool) { return b.window(e.at), true })
 	msgs := *slot
 	*slot = shrunk(msgs)
 	b.groups = b.groups[:0]

@@ -119,16 +119,13 @@ func (h eventHeap) next() vtime {
 // node is listed in the window of its earliest event (node.cal); entries left behind when
 // that moved earlier are skipped when their bucket comes up.
 type calendar struct {
-	width vtime
-	ring  [][]int32
-	far   []int32
-	cur   int64 // the window being processed
+	windowRing[int32]
 }
 
 const ringSize = 1 << 9
 
 func newCalendar(width vtime) calendar {
-	return calendar{width: width, ring: make([][]int32, ringSize)}
+	return calendar{newWindowRing[int32](width, ringSize)}
 }
 
 // add lists n for the window holding t, unless it is listed for that window or an earlier
@@ -137,40 +134,21 @@ func (c *calendar) add(n *node, t vtime) {
 	if t == never {
 		return
 	}
-	k := int64(t / c.width)
+	k := c.window(t)
 	if n.cal >= 0 && n.cal <= k {
 		return
 	}
 	n.cal = k
-	if k-c.cur >= ringSize {
-		c.far = append(c.far, n.id)
-		return
-	}
-	b := &c.ring[k%ringSize]
-	*b = append(*b, n.id)
+	c.file(k, n.id)
 }
 
 // take appends the nodes listed for window k (stale entries included) to dst and moves
 // far entries that came within reach into the ring.
 func (c *calendar) take(k int64, nodes []*node, dst []int32) []int32 {
-	c.cur = k
-	if k%(ringSize/2) == 0 && len(c.far) > 0 {
-		far := c.far
-		c.far = nil
-		for _, id := range far {
-			n := nodes[id]
-			if n.cal < 0 || n.gone {
-				continue
-			}
-			if n.cal-k >= ringSize {
-				c.far = append(c.far, id)
-				continue
-			}
-			b := &c.ring[n.cal%ringSize]
-			*b = append(*b, id)
-		}
-	}
-	b := &c.ring[k%ringSize]
+	b := c.advance(k, func(id int32) (int64, bool) {
+		n := nodes[id]
+		return n.cal, n.cal >= 0 && !n.gone
+	})
 	dst = append(dst, *b...)
 	*b = (*b)[:0]
 	return dst
