@@ -1,13 +1,18 @@
 package sim
 
 import (
-	"fmt"
+	"cmp"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
+
+// filed names a message by its receiver and filing number.
+type filed struct {
+	to  int32
+	seq uint64
+}
 
 // TestInbox: every message filed comes back exactly in the window of its arrival, also one
 // filed beyond the ring; a window's messages come grouped by receiver in increasing id,
@@ -17,18 +22,18 @@ func TestInbox(t *testing.T) {
 	const workers = 2
 	b := newInbox(width)
 	rng := rand.New(rand.NewPCG(1, 2))
-	want := map[int64][]string{} // window -> "to/seq" in expected order
+	want := map[int64][]filed{} // window -> messages in filing order
 	var seq uint64
-	file := func(cur int64, at vtime, to int32) {
+	file := func(at vtime, to int32) {
 		seq++
 		b.add(&event{at: at, to: to, seq: seq})
 		k := int64(at / width)
-		want[k] = append(want[k], fmt.Sprintf("%d/%d", to, seq))
+		want[k] = append(want[k], filed{to, seq})
 	}
 	const windows = 400
 	for k := int64(0); k < windows; k++ {
 		got := b.take(k, workers, workers*50)
-		var names []string
+		var names []filed
 		lastTo := int32(-1)
 		for _, grp := range got {
 			if len(grp) == 0 || grp[0].to <= lastTo {
@@ -39,18 +44,13 @@ func TestInbox(t *testing.T) {
 				if grp[i].to != grp[0].to || int64(grp[i].at/width) != k {
 					t.Fatalf("window %d: message for %d at %d in the group of %d", k, grp[i].to, grp[i].at, grp[0].to)
 				}
-				names = append(names, fmt.Sprintf("%d/%d", grp[i].to, grp[i].seq))
+				names = append(names, filed{grp[i].to, grp[i].seq})
 			}
 		}
 		exp := want[k]
 		// Expected: stable by receiver.
-		slices.SortStableFunc(exp, func(a, b string) int {
-			var ta, tb int
-			fmt.Sscanf(a, "%d/", &ta)
-			fmt.Sscanf(b, "%d/", &tb)
-			return ta - tb
-		})
-		if strings.Join(names, " ") != strings.Join(exp, " ") {
+		slices.SortStableFunc(exp, func(a, b filed) int { return cmp.Compare(a.to, b.to) })
+		if !slices.Equal(names, exp) {
 			t.Fatalf("window %d: got %v, want %v", k, names, exp)
 		}
 		delete(want, k)
@@ -66,7 +66,7 @@ func TestInbox(t *testing.T) {
 				ahead = vtime(inboxRing + rng.IntN(3*inboxRing))
 			}
 			at := (vtime(k)+ahead)*width + vtime(rng.IntN(int(width)))
-			file(k, at, int32(workers*rng.IntN(50)))
+			file(at, int32(workers*rng.IntN(50)))
 		}
 	}
 	for k, w := range want {
