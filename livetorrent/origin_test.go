@@ -257,3 +257,46 @@ func TestOriginFetchCancelled(t *testing.T) {
 		t.Fatalf("stats: %d cancels, %d failures, %d bytes from the origin; want 1, 0, 0", st.OriginCancels, st.OriginFailures, st.BytesFromOrigin)
 	}
 }
+
+// TestOriginSlowEasesStart: a viewer that has not started and whose origin answers slowly
+// moves its first deadline later (StartupDelay plus startEase answer times, at most a target
+// duration) and leaves the rest of the start segment to peers for that long; one whose origin
+// answers fast keeps its deadline.
+func TestOriginSlowEasesStart(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer time.Duration
+		eased  bool
+	}{{"slow origin", 700 * time.Millisecond, true}, {"fast origin", 100 * time.Millisecond, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 2 * time.Second,
+				MaxOriginFetches: 1, OriginJitter: -1}, 1, 3, 40_000)
+			g := h.sw.st.find(segs[0].rec.FirstPiece)
+			before := h.sw.play.deadline(g)
+			h.advance(100 * time.Millisecond)
+			fetches := kinds(h.last, ActFetchOrigin)
+			if len(fetches) != 1 {
+				t.Fatalf("want one fetch of the start segment, got %v", h.sent())
+			}
+			f := fetches[0].Fetch
+			h.advance(tc.answer)
+			h.do(OriginData{Piece: f.Piece, Data: segs[0].data[:f.Length]})
+			after := h.sw.play.deadline(g)
+			want := before
+			if tc.eased {
+				want = h.sw.play.tunedAt.Add(h.sw.cfg.StartupDelay + min(startEase*h.sw.origin.took, h.sw.times.target))
+				if !want.After(before) {
+					t.Fatalf("the eased deadline %v is not later than %v", want, before)
+				}
+			}
+			if !after.Equal(want) {
+				t.Fatalf("first deadline %v after tune-in, want %v (was %v)", after.Sub(h.sw.play.tunedAt), want.Sub(h.sw.play.tunedAt), before.Sub(h.sw.play.tunedAt))
+			}
+			// The next piece is fetched at once unless the deadline left the origin lead.
+			h.advance(100 * time.Millisecond)
+			if got := len(kinds(h.last, ActFetchOrigin)); (got == 0) != tc.eased {
+				t.Fatalf("%d fetches after the answer; deadline %v away, origin lead %v", got, after.Sub(h.now), h.sw.cfg.OriginLead)
+			}
+		})
+	}
+}
