@@ -54,8 +54,8 @@ const startEase = 3
 // deadline). A viewer whose first fetches come back slower than originMargin is joining with
 // many others (a flash crowd saturating the origin): fetching the rest of its start segment
 // from the origin too would lengthen the queue that every viewer's fallback waits in, so its
-// first deadline moves to StartupDelay plus startEase answer times after tune-in, at most a
-// target duration later, and peers get that time to deliver. A viewer of a fast origin is
+// first deadline moves to StartupDelay plus startEase answer times (at most one target
+// duration) after tune-in, and peers get that time to deliver. A viewer of a fast origin is
 // unaffected, and playing viewers never are.
 func (s *Swarm) easeStart() {
 	pl, o := &s.play, &s.origin

@@ -13,7 +13,8 @@ import (
 // TargetLatency behind the newest record N; the anchor is the planned local time at which
 // S starts playing, and segment k is due at anchor + playOffset(k), where playOffset is the
 // media time from the start of S to the start of k (record durations; a missing record
-// counts one target duration). The anchor starts at now + StartupDelay. When less than TargetLatency of
+// counts one target duration). The anchor starts at now + StartupDelay (later while the
+// origin answers slowly, see easeStart). When less than TargetLatency of
 // media exists (a young stream), S is held back until arrival(N) + TargetLatency -
 // duration(S..N) so that playback still runs TargetLatency behind the edge. S is delivered
 // once the segments after it are on pace (onPace); the player starts then, so the anchor
