@@ -182,3 +182,42 @@ func TestPublisherLeafCopiesWaitForBacklog(t *testing.T) {
 		t.Fatalf("leaf refused after the backlog was written: %v", h.sent())
 	}
 }
+
+// TestPublisherLeafCopyLeavesFirstCopy: a leaf that asks for a new piece before any relay
+// may get a copy (the uplink is idle), but the relay that asks next still gets the piece's
+// first copy; a second relay is refused as before.
+func TestPublisherLeafCopyLeavesFirstCopy(t *testing.T) {
+	h := newHarness(t, Config{Role: RolePublisher, PublisherCopies: 1})
+	seg := h.segment(100, 1000, 8*32768)
+	h.do(Publish{Descriptor: &h.desc, Record: &seg.rec, Data: seg.data})
+	if err := h.sw.PublishError(); err != nil {
+		t.Fatal(err)
+	}
+	const leaf, relay, relay2 = PeerHandle(1), PeerHandle(2), PeerHandle(3)
+	for p, hint := range map[PeerHandle]uint64{leaf: 1000, relay: 1_000_000, relay2: 1_000_000} {
+		h.do(PeerUp{Peer: p, Addr: fmt.Sprintf("10.0.0.%d:6881", p),
+			Ext: protocol.ExtHandshake{LiveID: 1, Version: 1, Reqq: 256, DescriptorSeq: 1, UploadHint: hint}})
+		h.ctl(p, Interested)
+	}
+	req := func(p PeerHandle) {
+		h.recv(p, protocol.Request{BlockRef: protocol.BlockRef{Piece: 1003, Length: protocol.BlockSize}})
+	}
+	refused := func(p PeerHandle) bool {
+		for _, a := range h.last {
+			if r, ok := a.Msg.(protocol.Reject); ok && a.Peer == p {
+				return r.Reason == protocol.RejectUnspecified
+			}
+		}
+		return false
+	}
+	pp := &h.sw.st.find(1003).pub[3]
+	if req(leaf); refused(leaf) || pp.copies != 1 || pp.relays != 0 {
+		t.Fatalf("leaf refused while the uplink is idle: %v", h.sent())
+	}
+	if req(relay); refused(relay) || pp.copies != 2 || pp.relays != 1 {
+		t.Fatalf("relay refused the first copy after a leaf's: %v", h.sent())
+	}
+	if req(relay2); !refused(relay2) || pp.copies != 2 {
+		t.Fatalf("second relay not refused: copies %d; %v", pp.copies, h.sent())
+	}
+}

@@ -14,6 +14,7 @@ import (
 type pubPiece struct {
 	allowance int32        // peers that may download the piece from us
 	copies    int32        // peers that were allowed to
+	relays    int32        // of those, peers that are not leaves
 	bytes     int64        // DATA bytes uploaded
 	demand    int32        // requests refused since the last spread check
 	holders   int32        // availability at the last spread check
@@ -214,10 +215,19 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 	// the relaying peers at once; not to a leaf, which would relay nothing while it queues
 	// ahead of them (a benchmark run in which one leaf got the whole stream this way kept the
 	// seeder at 1.75x and the swarm just in time). A leaf's copies wait like extra ones.
-	first := pp.copies < int32(s.cfg.PublisherCopies) && !isLeaf(p, s.streamRate())
+	//
+	// A leaf's copy does not use up the first copies: a leaf that asked before the relays
+	// would otherwise hold the piece's only copy, and once a leaf and one more peer hold it
+	// the piece no longer counts as scarce, so it is never widened either. In the 10,000-viewer flash crowd four pieces of one segment
+	// went that way and thousands of viewers fetched them from the origin.
+	leaf := isLeaf(p, s.streamRate())
+	first := pp.relays < int32(s.cfg.PublisherCopies) && !leaf
 	extra := pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail(i, s.holdWords) < few)
 	if first || (extra && !s.pubBacklogged()) {
 		pp.copies++
+		if !leaf {
+			pp.relays++
+		}
 		pp.allowance = max(pp.allowance, pp.copies)
 		if len(pp.to) < maxPubTo {
 			pp.to = append(pp.to, p.h)
