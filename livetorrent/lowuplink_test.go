@@ -133,22 +133,32 @@ func TestPublisherExtraCopiesWaitForBacklog(t *testing.T) {
 	}
 }
 
-// TestPublisherLeafCopiesWaitForBacklog: while the requests we accepted fill the upload
-// budget, a relaying peer still gets a new piece's first copy but a leaf does not (it would
-// queue ahead of the relays and relay nothing); once the backlog is written the leaf is served.
-func TestPublisherLeafCopiesWaitForBacklog(t *testing.T) {
+// The peers of publisherWithLeaf: one leaf and two relaying peers, all interested.
+const pubLeaf, pubRelay, pubRelay2 = PeerHandle(1), PeerHandle(2), PeerHandle(3)
+
+// publisherWithLeaf returns a publisher (one copy per piece) that has published one
+// segment (pieces 1000-1007), with a leaf and two relaying peers connected.
+func publisherWithLeaf(t *testing.T) *harness {
+	t.Helper()
 	h := newHarness(t, Config{Role: RolePublisher, PublisherCopies: 1})
 	seg := h.segment(100, 1000, 8*32768) // about 130 kB/s: a leaf advertises under a fifth
 	h.do(Publish{Descriptor: &h.desc, Record: &seg.rec, Data: seg.data})
 	if err := h.sw.PublishError(); err != nil {
 		t.Fatal(err)
 	}
-	const leaf, relay, relay2 = PeerHandle(1), PeerHandle(2), PeerHandle(3)
-	for p, hint := range map[PeerHandle]uint64{leaf: 1000, relay: 1_000_000, relay2: 1_000_000} {
+	for p, hint := range map[PeerHandle]uint64{pubLeaf: 1000, pubRelay: 1_000_000, pubRelay2: 1_000_000} {
 		h.do(PeerUp{Peer: p, Addr: fmt.Sprintf("10.0.0.%d:6881", p),
 			Ext: protocol.ExtHandshake{LiveID: 1, Version: 1, Reqq: 256, DescriptorSeq: 1, UploadHint: hint}})
 		h.ctl(p, Interested)
 	}
+	return h
+}
+
+// TestPublisherLeafCopiesWaitForBacklog: while the requests we accepted fill the upload
+// budget, a relaying peer still gets a new piece's first copy but a leaf does not (it would
+// queue ahead of the relays and relay nothing); once the backlog is written the leaf is served.
+func TestPublisherLeafCopiesWaitForBacklog(t *testing.T) {
+	h := publisherWithLeaf(t)
 	block := func(piece uint64, b int) protocol.Request {
 		return protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Offset: uint32(b * protocol.BlockSize), Length: protocol.BlockSize}}
 	}
@@ -162,23 +172,23 @@ func TestPublisherLeafCopiesWaitForBacklog(t *testing.T) {
 	}
 	for piece := uint64(1000); piece < 1006; piece++ {
 		for b := range 2 {
-			h.recv(relay, block(piece, b))
+			h.recv(pubRelay, block(piece, b))
 		}
 	}
 	if !h.sw.pubBacklogged() {
 		t.Fatal("six pieces accepted and unwritten: want the uplink backlogged")
 	}
-	h.recv(leaf, block(1006, 0))
-	h.expectReject(leaf, protocol.RejectUnspecified)
-	h.recv(relay2, block(1007, 0))
+	h.recv(pubLeaf, block(1006, 0))
+	h.expectReject(pubLeaf, protocol.RejectUnspecified)
+	h.recv(pubRelay2, block(1007, 0))
 	if got := h.sw.st.find(1007).pub[7].copies; got != 1 {
 		t.Fatalf("relaying peer's first copy of 1007 not granted while backlogged: %v", h.sent())
 	}
 	for range 12 {
-		h.do(Written{Peer: relay, Bytes: protocol.BlockSize})
+		h.do(Written{Peer: pubRelay, Bytes: protocol.BlockSize})
 	}
-	h.do(Written{Peer: relay2, Bytes: protocol.BlockSize})
-	if h.recv(leaf, block(1006, 0)); !served(leaf, 1006) {
+	h.do(Written{Peer: pubRelay2, Bytes: protocol.BlockSize})
+	if h.recv(pubLeaf, block(1006, 0)); !served(pubLeaf, 1006) {
 		t.Fatalf("leaf refused after the backlog was written: %v", h.sent())
 	}
 }
@@ -187,18 +197,7 @@ func TestPublisherLeafCopiesWaitForBacklog(t *testing.T) {
 // may get a copy (the uplink is idle), but the relay that asks next still gets the piece's
 // first copy; a second relay is refused as before.
 func TestPublisherLeafCopyLeavesFirstCopy(t *testing.T) {
-	h := newHarness(t, Config{Role: RolePublisher, PublisherCopies: 1})
-	seg := h.segment(100, 1000, 8*32768)
-	h.do(Publish{Descriptor: &h.desc, Record: &seg.rec, Data: seg.data})
-	if err := h.sw.PublishError(); err != nil {
-		t.Fatal(err)
-	}
-	const leaf, relay, relay2 = PeerHandle(1), PeerHandle(2), PeerHandle(3)
-	for p, hint := range map[PeerHandle]uint64{leaf: 1000, relay: 1_000_000, relay2: 1_000_000} {
-		h.do(PeerUp{Peer: p, Addr: fmt.Sprintf("10.0.0.%d:6881", p),
-			Ext: protocol.ExtHandshake{LiveID: 1, Version: 1, Reqq: 256, DescriptorSeq: 1, UploadHint: hint}})
-		h.ctl(p, Interested)
-	}
+	h := publisherWithLeaf(t)
 	req := func(p PeerHandle) {
 		h.recv(p, protocol.Request{BlockRef: protocol.BlockRef{Piece: 1003, Length: protocol.BlockSize}})
 	}
@@ -211,13 +210,13 @@ func TestPublisherLeafCopyLeavesFirstCopy(t *testing.T) {
 		return false
 	}
 	pp := &h.sw.st.find(1003).pub[3]
-	if req(leaf); refused(leaf) || pp.copies != 1 || pp.relays != 0 {
+	if req(pubLeaf); refused(pubLeaf) || pp.copies != 1 || pp.relays != 0 {
 		t.Fatalf("leaf refused while the uplink is idle: %v", h.sent())
 	}
-	if req(relay); refused(relay) || pp.copies != 2 || pp.relays != 1 {
+	if req(pubRelay); refused(pubRelay) || pp.copies != 2 || pp.relays != 1 {
 		t.Fatalf("relay refused the first copy after a leaf's: %v", h.sent())
 	}
-	if req(relay2); !refused(relay2) || pp.copies != 2 {
+	if req(pubRelay2); !refused(pubRelay2) || pp.copies != 2 {
 		t.Fatalf("second relay not refused: copies %d; %v", pp.copies, h.sent())
 	}
 }
