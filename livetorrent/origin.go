@@ -44,30 +44,6 @@ func (o *originState) noteAnswer(at, now time.Time) {
 // origin's recent answers are slower.
 func (o *originState) fetchTime() time.Duration { return max(originMargin, o.took) }
 
-// startEase is how many of the origin's recent answer times a viewer that has not started
-// adds to its first deadline (see easeStart).
-const startEase = 3
-
-// easeStart gives peers more of the start segment when the origin is slow. Until playback
-// starts, the first deadline sets only how soon pieces are fetched from the origin (the
-// player starts once the start segment is complete and the next ones on pace, whatever the
-// deadline). A viewer whose first fetches come back slower than originMargin is joining with
-// many others (a flash crowd saturating the origin): fetching the rest of its start segment
-// from the origin too would lengthen the queue that every viewer's fallback waits in, so its
-// first deadline moves to StartupDelay plus startEase answer times (at most one target
-// duration) after tune-in, and peers get that time to deliver. A viewer of a fast origin is
-// unaffected, and playing viewers never are.
-func (s *Swarm) easeStart() {
-	pl, o := &s.play, &s.origin
-	if !pl.tuned || pl.anchored || o.took <= originMargin {
-		return
-	}
-	if t := pl.tunedAt.Add(s.cfg.StartupDelay + min(startEase*o.took, s.times.target)); t.After(pl.anchor) {
-		pl.anchor = t
-		s.pick.nextUrgent = time.Time{} // deadlines moved: re-sort
-	}
-}
-
 // originRetry is how long a failed piece waits before another origin fetch.
 const originRetry = 2 * time.Second
 

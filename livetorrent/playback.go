@@ -268,6 +268,31 @@ func (s *Swarm) startAt(newest, start *segment, cum time.Duration) {
 	s.refill()
 }
 
+// startEase is how many of the origin's recent answer times a viewer that has not started
+// adds to its first deadline (see easeStart).
+const startEase = 3
+
+// easeStart gives peers more of the start segment when the origin is slow. Until playback
+// starts, the first deadline sets only how soon pieces are fetched from the origin (the
+// player starts once the start segment is complete and the next ones on pace, whatever the
+// deadline). A viewer whose first fetches come back slower than originMargin is joining with
+// many others (a flash crowd saturating the origin): fetching the rest of its start segment
+// from the origin too would lengthen the queue that every viewer's fallback waits in, so its
+// first deadline moves to StartupDelay plus startEase answer times (at most one target
+// duration) after tune-in, and peers get that time to deliver. A viewer of a fast origin is
+// unaffected, and playing viewers never are.
+func (s *Swarm) easeStart() {
+	pl, o := &s.play, &s.origin
+	if !pl.tuned || pl.anchored || o.took <= originMargin {
+		return
+	}
+	ease := min(startEase*o.took, s.times.target)
+	if t := pl.tunedAt.Add(s.cfg.StartupDelay + ease); t.After(pl.anchor) {
+		pl.anchor = t
+		s.pick.nextUrgent = time.Time{} // deadlines moved: re-sort
+	}
+}
+
 // staleEdge reports whether the record g, arriving before playback started, shows that the
 // live edge the start was chosen from was far from the edge then: g was published more than
 // half the target latency (at least a target duration) later than that edge beyond the time

@@ -218,8 +218,9 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 	//
 	// A leaf's copy does not use up the first copies: a leaf that asked before the relays
 	// would otherwise hold the piece's only copy, and once a leaf and one more peer hold it
-	// the piece no longer counts as scarce, so it is never widened either. In the 10,000-viewer flash crowd four pieces of one segment
-	// went that way and thousands of viewers fetched them from the origin.
+	// the piece no longer counts as scarce, so it is never widened either. In the
+	// 10,000-viewer flash crowd four pieces of one segment went that way and thousands of
+	// viewers fetched them from the origin.
 	leaf := isLeaf(p, s.streamRate())
 	first := pp.relays < int32(s.cfg.PublisherCopies) && !leaf
 	extra := pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail(i, s.holdWords) < few)
