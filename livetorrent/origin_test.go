@@ -51,14 +51,9 @@ func TestOriginFetchDetails(t *testing.T) {
 		t.Fatalf("fetch %+v", f)
 	}
 	h.do(OriginData{Piece: f.Piece, Err: errors.New("connection refused")})
-	h.advance(100 * time.Millisecond)
-	for _, a := range kinds(h.last, ActFetchOrigin) {
-		if a.Fetch.Piece == f.Piece {
-			t.Fatal("failed piece fetched again at once")
-		}
-	}
+	// The freed slot goes to the next piece at once, not to the failed one.
 	next := kinds(h.last, ActFetchOrigin)
-	if len(next) != 1 {
+	if len(next) != 1 || next[0].Fetch.Piece == f.Piece {
 		t.Fatalf("want the next piece fetched, got %v", h.sent())
 	}
 	bad := append([]byte(nil), seg.data[32768:40000]...)
@@ -94,17 +89,24 @@ func TestOriginGoneWaitsForSegment(t *testing.T) {
 	h.do(OriginData{Piece: first[0], Err: fmt.Errorf("origin: 404 Not Found: %w", ErrOriginGone)})
 	gone := h.now
 	// Until originRetry has passed, only the other segments are fetched; answering each
-	// with an ordinary failure frees the one fetch slot again.
+	// with an ordinary failure frees the one fetch slot again, for the next fetch at once.
 	var others int
+	pending := fetched()
 	for h.now.Sub(gone) < originRetry-100*time.Millisecond {
-		h.advance(100 * time.Millisecond)
-		for _, p := range fetched() {
+		for len(pending) > 0 {
+			p := pending[0]
 			if g0.Contains(p) {
 				t.Fatalf("piece %d of the missing segment fetched %v after the 404", p, h.now.Sub(gone))
 			}
 			others++
 			h.do(OriginData{Piece: p, Err: errors.New("connection reset")})
+			pending = append(pending[1:], fetched()...)
 		}
+		h.advance(100 * time.Millisecond)
+		pending = fetched()
+	}
+	if len(pending) > 0 {
+		t.Fatalf("fetches %v at %v after the 404", pending, h.now.Sub(gone))
 	}
 	if others == 0 {
 		t.Fatal("no other segment fetched meanwhile")
@@ -281,6 +283,7 @@ func TestOriginSlowEasesStart(t *testing.T) {
 			f := fetches[0].Fetch
 			h.advance(tc.answer)
 			h.do(OriginData{Piece: f.Piece, Data: segs[0].data[:f.Length]})
+			fetched := len(kinds(h.last, ActFetchOrigin))
 			after := h.sw.play.deadline(g)
 			want := before
 			if tc.eased {
@@ -294,9 +297,71 @@ func TestOriginSlowEasesStart(t *testing.T) {
 			}
 			// The next piece is fetched at once unless the deadline left the origin lead.
 			h.advance(100 * time.Millisecond)
-			if got := len(kinds(h.last, ActFetchOrigin)); (got == 0) != tc.eased {
+			if got := fetched + len(kinds(h.last, ActFetchOrigin)); (got == 0) != tc.eased {
 				t.Fatalf("%d fetches after the answer; deadline %v away, origin lead %v", got, after.Sub(h.now), h.sw.cfg.OriginLead)
 			}
 		})
+	}
+}
+
+// TestOriginLeadCoversRounds: no peer sends anything, and the origin answers in 250 ms with
+// two fetches at a time, so a segment of ten pieces takes five rounds, 1.25 s, against an
+// origin lead of 1 s. Fetching the pieces at risk early enough for every round plays the
+// stream without a stall; with the fixed lead the second segment came half a second late.
+func TestOriginLeadCoversRounds(t *testing.T) {
+	const answer = 250 * time.Millisecond
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: time.Second,
+		MaxOriginFetches: 2, OriginJitter: -1}, 1, 3, 10*32768)
+	type pending struct {
+		due time.Time
+		f   *OriginFetch
+	}
+	var queue []pending
+	delivered := 0
+	for end := h.now.Add(20 * time.Second); h.now.Before(end) && delivered < len(segs); {
+		acts := slices.Clone(h.advance(10 * time.Millisecond))
+		for len(queue) > 0 && !queue[0].due.After(h.now) {
+			f := queue[0].f
+			queue = queue[1:]
+			for _, seg := range segs {
+				if f.Piece >= seg.rec.FirstPiece && f.Piece < seg.rec.EndPiece() {
+					acts = append(acts, slices.Clone(h.do(OriginData{Piece: f.Piece, Data: seg.data[f.Offset : f.Offset+uint64(f.Length)]}))...)
+				}
+			}
+		}
+		for _, a := range acts {
+			switch a.Kind {
+			case ActFetchOrigin:
+				queue = append(queue, pending{h.now.Add(answer), a.Fetch})
+			case ActDeliver:
+				delivered++
+			}
+		}
+	}
+	st := h.sw.Stats()
+	if delivered != len(segs) || st.Stalls != 0 {
+		t.Fatalf("%d of %d segments played, %d stalls (%v); %d origin fetches", delivered, len(segs), st.Stalls, st.StallTime, st.OriginFetches)
+	}
+	if want := 3 * 10; st.OriginFetches != int64(want) {
+		t.Fatalf("%d origin fetches, want one per piece (%d)", st.OriginFetches, want)
+	}
+}
+
+// TestOriginSlotRefilledOnAnswer: an answer that frees the only fetch slot starts the next
+// fetch at once, not at the next tick.
+func TestOriginSlotRefilledOnAnswer(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, OriginLead: 2 * time.Second,
+		MaxOriginFetches: 1, OriginJitter: -1}, 1, 3, 40_000)
+	h.advance(100 * time.Millisecond)
+	fetches := kinds(h.last, ActFetchOrigin)
+	if len(fetches) != 1 {
+		t.Fatalf("want one fetch, got %v", h.sent())
+	}
+	f := fetches[0].Fetch
+	h.now = h.now.Add(30 * time.Millisecond)
+	h.do(OriginData{Piece: f.Piece, Data: segs[0].data[:f.Length]})
+	next := kinds(h.last, ActFetchOrigin)
+	if len(next) != 1 || next[0].Fetch.Piece == f.Piece {
+		t.Fatalf("after the answer: %v, want the next piece's fetch", h.sent())
 	}
 }
