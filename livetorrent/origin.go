@@ -118,7 +118,7 @@ func (s *Swarm) originCheck() {
 			return
 		}
 		g, i := e.g, e.i
-		if g.verified[i] || !g.wanted || g.rec.URI == "" || s.now.Before(g.originAfter) {
+		if !s.originMayFetch(g, i) {
 			continue
 		}
 		dl := s.play.deadline(g)
@@ -161,6 +161,12 @@ func (s *Swarm) originCheck() {
 	}
 }
 
+// originMayFetch reports whether piece i of g is one the origin could supply now: wanted,
+// missing, with a URI, and not in a segment the origin said it does not have.
+func (s *Swarm) originMayFetch(g *segment, i int) bool {
+	return !g.verified[i] && g.wanted && g.rec.URI != "" && !s.now.Before(g.originAfter)
+}
+
 // originDue returns the latest deadline whose pieces are fetched from the origin now, if
 // no peer is about to deliver them: OriginLead from now, or later when more pieces are at
 // risk than MaxOriginFetches can fetch at once. The k-th piece at risk (in deadline order,
@@ -177,10 +183,12 @@ func (s *Swarm) originDue() time.Time {
 	due, k := lead, 0
 	for _, e := range s.pick.order {
 		if !e.key.urgent {
-			break // urgent pieces come first, by deadline
+			// Urgent pieces come first, by deadline. Stopping here can only shorten
+			// the extension: the caller still walks every piece within the lead.
+			break
 		}
 		g, i := e.g, e.i
-		if g.verified[i] || !g.wanted || g.rec.URI == "" || s.now.Before(g.originAfter) {
+		if !s.originMayFetch(g, i) {
 			continue
 		}
 		dl := s.play.deadline(g)
