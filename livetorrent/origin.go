@@ -276,17 +276,17 @@ func (s *Swarm) cancelOriginFetch(piece uint64) {
 
 func (s *Swarm) onOriginData(e OriginData) {
 	o := &s.origin
-	if _, ok := o.inflight[e.Piece]; ok {
+	if f, ok := o.inflight[e.Piece]; ok {
 		// The freed slot goes to the next piece at risk now rather than at the next tick:
 		// at a saturated origin every round of fetches waits in its queue, and a tick lost
 		// per round left a joiner's last piece 26 ms late.
 		defer s.originCheck()
+		if e.Err == nil {
+			o.noteAnswer(f.at, s.now)
+			s.easeStart()
+		}
+		delete(o.inflight, e.Piece)
 	}
-	if f, ok := o.inflight[e.Piece]; ok && e.Err == nil {
-		o.noteAnswer(f.at, s.now)
-		s.easeStart()
-	}
-	delete(o.inflight, e.Piece)
 	g := s.st.find(e.Piece)
 	if g == nil || g.verified[g.index(e.Piece)] {
 		return

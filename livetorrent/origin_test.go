@@ -198,6 +198,19 @@ func TestOriginFetchTime(t *testing.T) {
 	}
 }
 
+// originAnswer is the origin's answer to fetch f: the piece's bytes from the segment of segs
+// that holds it.
+func originAnswer(h *harness, segs []testSeg, f *OriginFetch) OriginData {
+	for _, seg := range segs {
+		if seg.rec.Contains(f.Piece) {
+			off := seg.rec.PieceOffset(f.Piece, h.desc.PieceSize)
+			return OriginData{Piece: f.Piece, Data: seg.data[off : off+uint64(f.Length)]}
+		}
+	}
+	h.t.Fatalf("fetch of piece %d, in none of the segments", f.Piece)
+	return OriginData{}
+}
+
 // TestOriginShareCap: with the origin capped at 10% of what a viewer receives and no peer
 // delivering, the viewer uses its cold-start allowance (two segments) and then stops.
 func TestOriginShareCap(t *testing.T) {
@@ -207,14 +220,8 @@ func TestOriginShareCap(t *testing.T) {
 	for range 100 {
 		h.advance(100 * time.Millisecond)
 		for _, a := range kinds(h.last, ActFetchOrigin) {
-			f := a.Fetch
-			for _, seg := range segs {
-				if seg.rec.Contains(f.Piece) {
-					off := seg.rec.PieceOffset(f.Piece, h.desc.PieceSize)
-					h.do(OriginData{Piece: f.Piece, Data: seg.data[off : off+uint64(f.Length)]})
-					fetched += int(f.Length)
-				}
-			}
+			h.do(originAnswer(h, segs, a.Fetch))
+			fetched += int(a.Fetch.Length)
 		}
 	}
 	if st := h.sw.Stats(); fetched == 0 || st.BytesFromOrigin > 2*40_000 || st.BytesFromOrigin != int64(fetched) {
@@ -323,11 +330,7 @@ func TestOriginLeadCoversRounds(t *testing.T) {
 		for len(queue) > 0 && !queue[0].due.After(h.now) {
 			f := queue[0].f
 			queue = queue[1:]
-			for _, seg := range segs {
-				if f.Piece >= seg.rec.FirstPiece && f.Piece < seg.rec.EndPiece() {
-					acts = append(acts, slices.Clone(h.do(OriginData{Piece: f.Piece, Data: seg.data[f.Offset : f.Offset+uint64(f.Length)]}))...)
-				}
-			}
+			acts = append(acts, slices.Clone(h.do(originAnswer(h, segs, f)))...)
 		}
 		for _, a := range acts {
 			switch a.Kind {
