@@ -65,6 +65,9 @@ func TestSmallBench(t *testing.T) {
 	if last.SeederSent == 0 || last.FromPeers+last.FromSeeder+last.FromOrigin == 0 {
 		t.Errorf("swarm: seeder sent %d, viewers received %d", last.SeederSent, last.FromPeers+last.FromSeeder+last.FromOrigin)
 	}
+	if sh := rep.Summary.ShareFromPeersSecondHalf; sh < 0 || sh > 1 {
+		t.Errorf("second half's share from peers %v", sh)
+	}
 	if rep.Summary.PropagationAll.Segments == 0 || len(rep.Summary.Targets) != 4 || rep.Summary.Startup.Viewers != 8 {
 		t.Errorf("summary %+v", rep.Summary)
 	}

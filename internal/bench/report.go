@@ -142,6 +142,7 @@ func (r *runner) report(interrupted bool) *Report {
 		last := sm[len(sm)-1]
 		sum.ShareFromPeers = share(last.FromPeers, last.FromSeeder, last.FromOrigin)
 	}
+	sum.ShareFromPeersSecondHalf = secondHalfShare(sm)
 	sum.SeederEgressX = secondHalfMultiple(sm, func(s Sample) int64 { return s.SeederSent }, r.bitrate)
 	sum.SwarmOriginFallbackX = secondHalfMultiple(sm, func(s Sample) int64 { return s.FromOrigin }, r.bitrate)
 	sum.SwarmOriginX = secondHalfMultiple(sm, func(s Sample) int64 { return s.SwarmOriginServed }, r.bitrate)

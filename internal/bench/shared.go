@@ -39,6 +39,10 @@ func SecondHalfMultiple(samples []Sample, counter func(Sample) int64, bitrateBps
 	return secondHalfMultiple(samples, counter, bitrateBps)
 }
 
+// SecondHalfShare is the part of the viewers' bytes over the second half of the samples
+// that came from other viewers.
+func SecondHalfShare(samples []Sample) float64 { return secondHalfShare(samples) }
+
 // SecondHalfMean is the mean of a per-sample figure over the second half of the run.
 func SecondHalfMean(samples []Sample, figure func(Sample) float64) float64 {
 	return secondHalfMean(samples, figure)

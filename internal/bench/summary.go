@@ -23,7 +23,10 @@ type Summary struct {
 	SwarmOriginFallbackX float64 `json:"swarm_origin_fallback_x"` // viewers' range requests
 	SwarmOriginX         float64 `json:"swarm_origin_egress_x"`   // the swarm's origin server, seeder ingest included
 	BaselineOriginX      float64 `json:"baseline_origin_egress_x"`
-	ShareFromPeers       float64 `json:"share_from_peers"`
+	ShareFromPeers       float64 `json:"share_from_peers"` // whole run: the target's measure
+	// The same over the second half: what the swarm gives once the flash crowd's start (each
+	// viewer's first segments, often from the origin) is behind it.
+	ShareFromPeersSecondHalf float64 `json:"share_from_peers_second_half"`
 
 	SwarmSegments       int64 `json:"swarm_segments_played"`
 	SwarmStalls         int64 `json:"swarm_stalls"`
@@ -146,6 +149,16 @@ func secondHalfMultiple(samples []Sample, counter func(Sample) int64, bitrateBps
 	}
 	last, mid := samples[len(samples)-1], samples[midSample(samples)]
 	return multiple(float64(counter(last)-counter(mid))/(last.T-mid.T), bitrateBps)
+}
+
+// secondHalfShare is the part of the bytes viewers received over the second half of the
+// samples that came from other viewers.
+func secondHalfShare(samples []Sample) float64 {
+	if len(samples) < 2 {
+		return 0
+	}
+	last, mid := samples[len(samples)-1], samples[midSample(samples)]
+	return share(last.FromPeers-mid.FromPeers, last.FromSeeder-mid.FromSeeder, last.FromOrigin-mid.FromOrigin)
 }
 
 // secondHalfMean is the mean of a per-sample figure over the second half of the run.

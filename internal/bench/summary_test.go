@@ -39,6 +39,30 @@ func TestSecondHalfMultiple(t *testing.T) {
 	}
 }
 
+func TestSecondHalfShare(t *testing.T) {
+	// The first 10 s come from the origin only (a flash crowd's start), the next 10 s as
+	// steadySamples: the whole run's share is diluted, the second half's is not.
+	var sm []Sample
+	for i := 1; i <= 10; i++ {
+		sm = append(sm, Sample{T: float64(i), FromOrigin: 100 * int64(i)})
+	}
+	for _, s := range steadySamples(10, 0, 0) {
+		s.T += 10
+		s.FromOrigin += 1000
+		sm = append(sm, s)
+	}
+	if got := secondHalfShare(sm); !near(got, 0.9) {
+		t.Errorf("second half: %v, want 0.9", got)
+	}
+	last := sm[len(sm)-1]
+	if got := share(last.FromPeers, last.FromSeeder, last.FromOrigin); !near(got, 0.45) {
+		t.Errorf("whole run: %v, want 0.45", got)
+	}
+	if got := secondHalfShare(sm[:1]); got != 0 {
+		t.Errorf("one sample: %v, want 0", got)
+	}
+}
+
 func TestSecondHalfMean(t *testing.T) {
 	var sm []Sample
 	for i := 1; i <= 10; i++ {

@@ -21,7 +21,7 @@ func printSummary(w io.Writer, rep *Report) {
 	fmt.Fprintf(tw, "egress, x bitrate (second half)\tseeder %.2fx + origin fallback %.2fx\torigin %.2fx\n",
 		s.SeederEgressX, s.SwarmOriginFallbackX, s.BaselineOriginX)
 	fmt.Fprintf(tw, "origin server egress (incl. seeder ingest)\t%.2fx\t%.2fx\n", s.SwarmOriginX, s.BaselineOriginX)
-	fmt.Fprintf(tw, "share from peers\t%.1f%%\t-\n", 100*s.ShareFromPeers)
+	fmt.Fprintf(tw, "share from peers, whole run / second half\t%.1f%% / %.1f%%\t-\n", 100*s.ShareFromPeers, 100*s.ShareFromPeersSecondHalf)
 	fmt.Fprintf(tw, "segments played\t%d\t%d\n", s.SwarmSegments, s.BaselineSegments)
 	fmt.Fprintf(tw, "stalls (viewers with a stall)\t%d (%d)\t%d (%d)\n", s.SwarmStalls, s.SwarmViewersStalled, s.BaselineStalls, s.BaselineStalled)
 	fmt.Fprintf(tw, "viewers that never played\t%d\t%d\n", s.SwarmNeverPlayed, s.BaselineNeverPlayed)

@@ -213,6 +213,7 @@ func (s *Sim) result() *Result {
 	rep.PropagationSecondHalf = bench.SubtractHistogram(rep.Propagation, mid.tot.histogram())
 	sum.Propagation, sum.PropagationAll = bench.PercentilesOf(rep.PropagationSecondHalf), bench.PercentilesOf(rep.Propagation)
 	sum.ShareFromPeers = bench.Ratio(last.tot.fromPeers, last.tot.received())
+	sum.ShareFromPeersSecondHalf = bench.SecondHalfShare(sm)
 	sum.SeederEgressX = bench.SecondHalfMultiple(sm, func(s bench.Sample) int64 { return s.SeederSent }, sc.Bitrate)
 	sum.SwarmOriginFallbackX = bench.SecondHalfMultiple(sm, func(s bench.Sample) int64 { return s.FromOrigin }, sc.Bitrate)
 	sum.SwarmOriginX = bench.SecondHalfMultiple(sm, func(s bench.Sample) int64 { return s.SwarmOriginServed }, sc.Bitrate)
