@@ -333,19 +333,34 @@ func (p *peer) backedOff(piece uint64, now time.Time) bool {
 
 // backOff keeps p from being asked for piece for base, doubling with each refusal of the
 // same piece, so a peer that keeps refusing (the publisher rationing copies) is asked last.
+// Every refusal is recorded: when the list is full, the entry whose backoff ended first
+// makes room. Dropping the new one instead let a peer that refuses every fresh piece (the
+// publisher, to a viewer its other peers were serving) be asked again at once, round trip
+// after round trip, once maxBackoffs refusals were remembered.
 func (p *peer) backOff(piece uint64, now time.Time, base time.Duration) time.Time {
+	oldest := -1
 	for k := range p.backoff {
-		if b := &p.backoff[k]; b.piece == piece {
+		b := &p.backoff[k]
+		if b.piece == piece {
 			b.n = min(b.n+1, 6)
 			b.until = now.Add(base << b.n)
 			return b.until
 		}
+		if oldest < 0 || b.until.Before(p.backoff[oldest].until) {
+			oldest = k
+		}
 	}
-	if len(p.backoff) < 256 {
-		p.backoff = append(p.backoff, pieceUntil{piece: piece, until: now.Add(base)})
+	e := pieceUntil{piece: piece, until: now.Add(base)}
+	if len(p.backoff) < maxBackoffs {
+		p.backoff = append(p.backoff, e)
+	} else {
+		p.backoff[oldest] = e
 	}
-	return now.Add(base)
+	return e.until
 }
+
+// maxBackoffs bounds the refusals remembered per peer (each request round scans them).
+const maxBackoffs = 256
 
 func (s *Swarm) sendRequest(p *peer, pc *partial, b int, ref protocol.BlockRef, expect time.Time) {
 	bs := &pc.blocks[b]

@@ -174,3 +174,31 @@ func TestPickerTimeoutAndChoke(t *testing.T) {
 	}
 	h.expectSent(2, "send 2 CANCEL 1000/0/16384")
 }
+
+// A peer that refuses more pieces than the backoff list holds is still backed off for the
+// newest refusal; the list stays bounded and forgets the refusals whose backoff ended first.
+func TestBackoffKeepsNewestRefusals(t *testing.T) {
+	p := &peer{}
+	t0 := time.Unix(1000, 0)
+	const base = 500 * time.Millisecond
+	n := maxBackoffs + 44
+	for k := 0; k < n; k++ {
+		p.backOff(uint64(k), t0.Add(time.Duration(k)*time.Millisecond), base)
+	}
+	if len(p.backoff) != maxBackoffs {
+		t.Fatalf("%d backoffs remembered, want %d", len(p.backoff), maxBackoffs)
+	}
+	now := t0.Add(time.Duration(n) * time.Millisecond)
+	for k := n - maxBackoffs; k < n; k++ {
+		if !p.backedOff(uint64(k), now) {
+			t.Fatalf("piece %d refused %v ago is not backed off", k, now.Sub(t0.Add(time.Duration(k)*time.Millisecond)))
+		}
+	}
+	if p.backedOff(0, now) {
+		t.Errorf("the oldest refusal was kept over the newest")
+	}
+	// A second refusal of a remembered piece doubles its backoff.
+	if until := p.backOff(uint64(n-1), now, base); !until.Equal(now.Add(2 * base)) {
+		t.Errorf("second refusal backs off until %v, want %v", until.Sub(now), 2*base)
+	}
+}
