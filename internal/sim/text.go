@@ -28,7 +28,7 @@ func (r *Result) Text() string {
 	t := last.tot
 	fmt.Fprintf(&b, "bytes: from peers %.2f%%, seeder %.2f%%, origin %.2f%%; second half from peers %.2f%%\n",
 		100*bench.Ratio(t.fromPeers, t.received()), 100*bench.Ratio(t.fromSeeder, t.received()), 100*bench.Ratio(t.fromOrigin, t.received()),
-		100*r.secondHalfShare())
+		100*r.Report.Summary.ShareFromPeersSecondHalf)
 	fmt.Fprintf(&b, "playback: %d segments, %d stalls (%d viewers, %.1f s), %d skipped, %d never played; startup p50/p95/max %.1f/%.1f/%.1f s\n",
 		s.SwarmSegments, s.SwarmStalls, s.SwarmViewersStalled, t.stallTime.Seconds(), t.skipped, s.SwarmNeverPlayed,
 		s.Startup.P50S, s.Startup.P95S, s.Startup.MaxS)
@@ -74,12 +74,6 @@ func intervalFor(d time.Duration) vtime {
 		}
 	}
 	return vtime(1200 * time.Second)
-}
-
-func (r *Result) secondHalfShare() float64 {
-	pts := r.points
-	last, mid := pts[len(pts)-1], pts[len(pts)/2]
-	return bench.Ratio(last.tot.fromPeers-mid.tot.fromPeers, last.tot.received()-mid.tot.received())
 }
 
 // PrintSummary writes the summary for a person: the golden text's figures, the
