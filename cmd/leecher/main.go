@@ -27,6 +27,7 @@ func commonFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "listen", Value: "0.0.0.0:0", Usage: "TCP address other viewers connect to (port 0 = any)", EnvVars: []string{env + "LISTEN"}},
 		&cli.DurationFlag{Name: "latency", Usage: "how far behind the live edge to play (default 3 target durations, at least 8s)", EnvVars: []string{env + "LATENCY"}},
+		&cli.DurationFlag{Name: "startup-delay", Usage: "planned time from tune-in to the first segment's deadline; longer leaves more of the start to peers (default 1s)", EnvVars: []string{env + "STARTUP_DELAY"}},
 		&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 1M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 		&cli.StringFlag{Name: "download-rate", Value: "0", Usage: "download cap in bytes/s; 0 = unlimited", EnvVars: []string{env + "DOWNLOAD_RATE"}},
 		&cli.IntFlag{Name: "target-peers", Value: 50, Usage: "peer count to keep: new peers are dialled below it, idle ones closed above it", EnvVars: []string{env + "TARGET_PEERS"}},
@@ -107,7 +108,7 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	}
 	l, err := app.NewLeecher(app.LeecherConfig{
 		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
-		Player: c.String("player"), TargetLatency: c.Duration("latency"), UploadRate: up, DownloadRate: down,
+		Player: c.String("player"), TargetLatency: c.Duration("latency"), StartupDelay: c.Duration("startup-delay"), UploadRate: up, DownloadRate: down,
 		Limits: limits, TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
 		Status: app.StatusOptions{Metrics: c.String("metrics"), Line: statusLine(c, stderr)},

@@ -46,6 +46,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--peer-idle-timeout", "10ms"}, cliutil.ExitConfig, "idle timeout"},
 		{[]string{"--window-memory", "1M"}, cliutil.ExitConfig, "window memory"},
 		{[]string{"--max-inbound-per-ip", "-1"}, cliutil.ExitConfig, "per IP"},
+		{[]string{"--startup-delay", "1m"}, cliutil.ExitConfig, "startup delay"},
+		{[]string{"--startup-delay", "-1s"}, cliutil.ExitConfig, "startup delay"},
 	} {
 		args := append(append([]string{"--dht=false"}, c.args...), link)
 		if code, out := runCLI(t, args...); code != c.want || !strings.Contains(out, c.says) {

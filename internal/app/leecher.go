@@ -19,6 +19,10 @@ import (
 	"github.com/livetorrent/livetorrent/protocol"
 )
 
+// MaxStartupDelay bounds LeecherConfig.StartupDelay: a viewer that plans to wait longer than
+// a few segments before its first one is better served by a longer --latency.
+const MaxStartupDelay = 10 * time.Second
+
 // LeecherConfig configures a viewer.
 type LeecherConfig struct {
 	Link           string
@@ -27,6 +31,7 @@ type LeecherConfig struct {
 	Stdout         io.Writer     // continuous stream output, nil = none
 	Player         string        // launch this player (mpv, ffplay) on the output; empty = none
 	TargetLatency  time.Duration // 0 = 3 target durations, at least 8 s
+	StartupDelay   time.Duration // planned time from tune-in to the first segment's deadline; 0 = 1 s
 	UploadRate     int           // bytes/s, 0 = unlimited
 	DownloadRate   int
 	Limits         Limits
@@ -66,6 +71,9 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if err := cfg.Limits.check(); err != nil {
 		return nil, err
 	}
+	if cfg.StartupDelay < 0 || cfg.StartupDelay > MaxStartupDelay {
+		return nil, fmt.Errorf("startup delay %v: want 0 (the default, 1s) to %v", cfg.StartupDelay, MaxStartupDelay)
+	}
 	if cfg.MaxOriginShare < 0 || cfg.MaxOriginShare > 1 {
 		return nil, fmt.Errorf("max origin share %v: want a fraction from 0 to 1", cfg.MaxOriginShare)
 	}
@@ -95,7 +103,7 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
 	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
-			TargetLatency: cfg.TargetLatency, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin, MaxOriginShare: cfg.MaxOriginShare,
+			TargetLatency: cfg.TargetLatency, StartupDelay: cfg.StartupDelay, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin, MaxOriginShare: cfg.MaxOriginShare,
 			UploadHint: uint64(max(cfg.UploadRate, 0))},
 		Listen: cfg.Listen, Peers: link.Peers, Seeders: seeders, UploadRate: cfg.UploadRate, DownloadRate: cfg.DownloadRate,
 		Dial: cfg.Dial, HTTP: cfg.HTTP, Logger: cfg.Logger, OnDeliver: l.Out.OnDelivery, NoPex: cfg.NoPex,

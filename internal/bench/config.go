@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/livetorrent/livetorrent/internal/app"
 	"github.com/livetorrent/livetorrent/internal/cliutil"
 )
 
@@ -52,13 +53,14 @@ type Config struct {
 	// BitrateBps, when set (bits/s, MinBitrate to MaxBitrate), makes ffmpeg encode a live
 	// origin at about that bitrate; 0 loops the bundled sample (about 240 kbit/s).
 	BitrateBps    int
-	SampleDir     string  // the bundled sample, default testdata/sample
-	SeederUpload  Rate    // default 2x the bitrate
-	PieceSize     uint32  // the seeder's piece size, a power of two; default the seeder's (16 KiB)
-	LeecherUpload Rate    // profile uniform: every viewer's cap, default 1.5x
-	Churn         float64 // scenario churn: share of viewers replaced each period, default 0.2
-	CutShare      float64 // scenario routecut: share of viewers with cut routes, default 0.25
-	Seed          uint64  // seeds the draws of caps, join times and churn, default 1
+	SampleDir     string        // the bundled sample, default testdata/sample
+	SeederUpload  Rate          // default 2x the bitrate
+	PieceSize     uint32        // the seeder's piece size, a power of two; default the seeder's (16 KiB)
+	LeecherUpload Rate          // profile uniform: every viewer's cap, default 1.5x
+	StartupDelay  time.Duration // the viewers' leecher --startup-delay, default the leecher's (1 s)
+	Churn         float64       // scenario churn: share of viewers replaced each period, default 0.2
+	CutShare      float64       // scenario routecut: share of viewers with cut routes, default 0.25
+	Seed          uint64        // seeds the draws of caps, join times and churn, default 1
 
 	OutDir   string        // where the JSON and charts go, default bench-out
 	JSONPath string        // default OutDir/bench.json
@@ -179,6 +181,8 @@ func (c *Config) Normalize() error {
 		return fmt.Errorf("profile %q: want one of %s", c.Profile, strings.Join(Profiles(), ", "))
 	case c.BitrateBps != 0 && (c.BitrateBps < MinBitrate || c.BitrateBps > MaxBitrate):
 		return fmt.Errorf("bitrate %d bit/s: want 1 to 25 Mbit/s (or none for the bundled sample)", c.BitrateBps)
+	case c.StartupDelay < 0 || c.StartupDelay > app.MaxStartupDelay:
+		return fmt.Errorf("startup delay %v: want 0 (the leecher's default) to %v", c.StartupDelay, app.MaxStartupDelay)
 	case c.Churn < 0 || c.Churn > 0.9:
 		return fmt.Errorf("churn %v: want a share from 0 to 0.9", c.Churn)
 	case c.CutShare < 0 || c.CutShare > 0.9:

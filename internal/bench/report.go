@@ -40,7 +40,8 @@ type ReportConfig struct {
 	ChurnPeriodS    float64 `json:"churn_period_s,omitempty"`
 	CutShare        float64 `json:"cut_share,omitempty"`
 	Seed            uint64  `json:"seed"`
-	PieceSize       uint32  `json:"piece_size,omitempty"` // 0: the seeder's default
+	PieceSize       uint32  `json:"piece_size,omitempty"`      // 0: the seeder's default
+	StartupDelayS   float64 `json:"startup_delay_s,omitempty"` // 0: the leecher's default
 }
 
 // ViewerResult is one slot: the LiveTorrent viewer and the baseline client that mirrors it.
@@ -86,7 +87,8 @@ func (r *runner) report(interrupted bool) *Report {
 	cfg := r.cfg
 	rep := &Report{Config: ReportConfig{Viewers: cfg.Viewers, DurationS: cfg.Duration.Seconds(), Scenario: cfg.Scenario,
 		Profile: cfg.Profile, Source: r.source, BitrateAskedBps: cfg.BitrateBps, BitrateBps: r.bitrate,
-		SeederUpload: cfg.SeederUpload.String(), SeederUploadBps: cfg.SeederUpload.bytesPerSec(r.bitrate), Seed: cfg.Seed, PieceSize: cfg.PieceSize},
+		SeederUpload: cfg.SeederUpload.String(), SeederUploadBps: cfg.SeederUpload.bytesPerSec(r.bitrate), Seed: cfg.Seed, PieceSize: cfg.PieceSize,
+		StartupDelayS: cfg.StartupDelay.Seconds()},
 		Samples: r.samples}
 	if cfg.Profile == ProfileUniform && cfg.Scenario != ScenarioSlow {
 		rep.Config.LeecherUpload = cfg.LeecherUpload.String()

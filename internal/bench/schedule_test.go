@@ -2,6 +2,7 @@ package bench
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -120,5 +121,29 @@ func TestParseRate(t *testing.T) {
 	}
 	if got := (Rate{Multiple: 2}).bytesPerSec(8000); got != 2000 {
 		t.Errorf("2x of 8000 bit/s: %d bytes/s", got)
+	}
+}
+
+func TestNormalizeRejects(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		says string
+	}{
+		{Config{Viewers: 1001}, "viewers"},
+		{Config{Duration: time.Second}, "duration"},
+		{Config{Scenario: "stampede"}, "scenario"},
+		{Config{BitrateBps: 100_000}, "bitrate"},
+		{Config{Churn: 0.95}, "churn"},
+		{Config{StartupDelay: -time.Second}, "startup delay"},
+		{Config{StartupDelay: time.Minute}, "startup delay"},
+	} {
+		err := c.cfg.Normalize()
+		if err == nil || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%+v: %v, want an error about %s", c.cfg, err, c.says)
+		}
+	}
+	ok := Config{StartupDelay: 3 * time.Second}
+	if err := ok.Normalize(); err != nil || ok.StartupDelay != 3*time.Second {
+		t.Errorf("startup delay 3s: %v, kept %v", err, ok.StartupDelay)
 	}
 }

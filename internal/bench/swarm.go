@@ -87,7 +87,7 @@ func (r *runner) startViewer(ctx context.Context, i int) error {
 	}
 	v := &viewer{http: httpClient(dial), running: true}
 	l, err := app.NewLeecher(app.LeecherConfig{Link: r.link, Listen: "127.0.0.1:0", Peers: peers,
-		UploadRate: s.UploadRate, DownloadRate: s.DownloadRate, Dial: dial, HTTP: v.http,
+		UploadRate: s.UploadRate, DownloadRate: s.DownloadRate, StartupDelay: r.cfg.StartupDelay, Dial: dial, HTTP: v.http,
 		Logger: r.cfg.Logger.With("node", fmt.Sprint("viewer", s.ID))})
 	if err != nil {
 		return fmt.Errorf("viewer %d: %w", s.ID, err)

@@ -12,6 +12,9 @@ func printSummary(w io.Writer, rep *Report) {
 	s := rep.Summary
 	fmt.Fprintf(w, "\nLiveTorrent bench: %s, %d viewers (%d in all), %.0f s, %s origin at %.0f kbit/s, profile %s, seed %d",
 		rep.Config.Scenario, s.Viewers, s.ViewersTotal, s.DurationS, s.Source, s.BitrateBps/1000, rep.Config.Profile, rep.Config.Seed)
+	if d := rep.Config.StartupDelayS; d > 0 {
+		fmt.Fprintf(w, ", viewers' startup delay %g s", d)
+	}
 	if s.Interrupted {
 		fmt.Fprint(w, " (interrupted)")
 	}
