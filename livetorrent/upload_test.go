@@ -285,3 +285,47 @@ func TestBusyRelayRefusesFreshPiece(t *testing.T) {
 		}
 	}
 }
+
+// TestDueSoonServedFirst: a request for a piece our own playback needs within serveSoon (a
+// newcomer's start) is served before a fresher, rarer piece; without that rule the fresh
+// piece went first.
+func TestDueSoonServedFirst(t *testing.T) {
+	h, s100, s101 := tunedToTwo(t, 40_000)
+	h.ownAll(s100)
+	h.ownAll(s101)
+	h.advance(100 * time.Millisecond)
+	s102 := h.segment(102, 1020, 40_000)
+	h.recv(1, protocol.RecordMsg{Raw: s102.raw})
+	h.ownAll(s102)
+	if !h.sw.dueSoon(1000) || h.sw.dueSoon(1020) {
+		t.Fatalf("due soon: piece 1000 %v, piece 1020 %v; want true, false", h.sw.dueSoon(1000), h.sw.dueSoon(1020))
+	}
+	h.up(2)
+	h.up(3)
+	h.ctl(2, Interested)
+	h.ctl(3, Interested)
+	block := func(piece uint64, off uint32) protocol.Request {
+		return protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Offset: off, Length: protocol.BlockSize}}
+	}
+	// Peer 2 asks for the fresh segment: its first block takes the uplink's one-block
+	// budget, the second waits. Peer 3, a newcomer, asks for the segment due first.
+	h.recv(2, block(1020, 0))
+	h.recv(2, block(1020, protocol.BlockSize))
+	h.recv(3, block(1000, 0))
+	if n := h.sw.availOf(1020); n >= h.sw.availOf(1000) {
+		t.Fatalf("piece 1020 held by %d peers, 1000 by %d: want the fresh piece rarer", n, h.sw.availOf(1000))
+	}
+	var served []string
+	for range 2 {
+		acts := h.do(Written{Peer: 2, Bytes: protocol.BlockSize})
+		for _, a := range kinds(acts, ActSend) {
+			if d, ok := a.Msg.(protocol.Data); ok {
+				served = append(served, fmt.Sprintf("%d:%d+%d", a.Peer, d.Piece, d.Offset))
+			}
+		}
+		h.do(Written{Peer: 3, Bytes: protocol.BlockSize})
+	}
+	if len(served) == 0 || served[0] != "3:1000+0" {
+		t.Fatalf("served %v, want peer 3's block of piece 1000 first", served)
+	}
+}
