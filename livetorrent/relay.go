@@ -12,10 +12,10 @@ import (
 const maxServeWait = time.Second
 
 // servesBefore reports whether p's oldest queued request should be served before q's.
-// Requests that waited maxServeWait go first, oldest first; otherwise a piece due soon
-// (dueSoon) goes first, then the piece fewer of our peers hold (a fresh piece reaches a new
-// holder, who relays it, before common pieces get another copy), then the requester that
-// can relay more (upload hint, else its measured upload to us), then arrival order.
+// Requests that waited maxServeWait go first, oldest first; otherwise the piece fewer of
+// our peers hold goes first (a fresh piece reaches a new holder, who relays it, before
+// common pieces get another copy), then the requester that can relay more (upload hint,
+// else its measured upload to us), then arrival order.
 func (s *Swarm) servesBefore(p, q *waiter) bool {
 	a, b := &p.front, &q.front
 	old := s.now.Add(-maxServeWait)
@@ -25,9 +25,6 @@ func (s *Swarm) servesBefore(p, q *waiter) bool {
 		}
 		return a.seq < b.seq
 	}
-	if x, y := s.dueSoon(a.ref.Piece), s.dueSoon(b.ref.Piece); x != y {
-		return x
-	}
 	if x, y := s.availOf(a.ref.Piece), s.availOf(b.ref.Piece); x != y {
 		return x < y
 	}
@@ -35,27 +32,6 @@ func (s *Swarm) servesBefore(p, q *waiter) bool {
 		return x > y
 	}
 	return a.seq < b.seq
-}
-
-// serveSoon is how close to our own deadline a requested piece must be for its request to
-// go before fresher pieces.
-const serveSoon = 3 * time.Second
-
-// dueSoon reports whether a request for piece is probably urgent for its requester. Viewers
-// play at about the same distance behind the live edge, so a piece our own playback needs
-// within serveSoon (or has played) is one a viewer asking for it needs as soon: typically a
-// newcomer's first segments, which would otherwise wait behind fresh pieces until its
-// origin fallback fetched them.
-func (s *Swarm) dueSoon(piece uint64) bool {
-	pl := &s.play
-	if !pl.tuned {
-		return false
-	}
-	g := s.st.find(piece)
-	if g == nil || !pl.playable(g) || g.rec.MediaSeq < pl.startSeq {
-		return false
-	}
-	return pl.deadline(g).Before(s.now.Add(serveSoon))
 }
 
 // availOf is how many connected peers announced the piece.
