@@ -26,8 +26,8 @@ const env = "LIVETORRENT_LEECHER_"
 func commonFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "listen", Value: "0.0.0.0:0", Usage: "TCP address other viewers connect to (port 0 = any)", EnvVars: []string{env + "LISTEN"}},
-		&cli.DurationFlag{Name: "latency", Usage: "how far behind the live edge to play (default 3 target durations, at least 8s)", EnvVars: []string{env + "LATENCY"}},
-		&cli.DurationFlag{Name: "startup-delay", Usage: "planned time from tune-in to the first segment's deadline; longer leaves more of the start to peers (default 1s)", EnvVars: []string{env + "STARTUP_DELAY"}},
+		&cli.DurationFlag{Name: "latency", Usage: "how far behind the live edge to play", DefaultText: "3 target durations, at least 8s", EnvVars: []string{env + "LATENCY"}},
+		&cli.DurationFlag{Name: "startup-delay", Usage: "planned time from tune-in to the first segment's deadline; longer leaves more of the start to peers", DefaultText: "1s", EnvVars: []string{env + "STARTUP_DELAY"}},
 		&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 1M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 		&cli.StringFlag{Name: "download-rate", Value: "0", Usage: "download cap in bytes/s; 0 = unlimited", EnvVars: []string{env + "DOWNLOAD_RATE"}},
 		&cli.IntFlag{Name: "target-peers", Value: 50, Usage: "peer count to keep: new peers are dialled below it, idle ones closed above it", EnvVars: []string{env + "TARGET_PEERS"}},

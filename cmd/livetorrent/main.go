@@ -103,7 +103,7 @@ Examples:
 			&cli.Float64Flag{Name: "churn", Value: 0.2, Usage: "scenario churn: share of viewers replaced each period"},
 			&cli.Float64Flag{Name: "cut-share", Value: 0.25, Usage: "scenario routecut: share of viewers whose routes are cut"},
 			&cli.StringFlag{Name: "piece-size", Usage: "the seeder's piece size, a power of two from 16k to 1M (default: the seeder's, 16k)"},
-			&cli.DurationFlag{Name: "startup-delay", Usage: "the viewers' planned time from tune-in to the first segment's deadline, as leecher --startup-delay (default: the leecher's, 1s)"},
+			&cli.DurationFlag{Name: "startup-delay", Usage: "the viewers' planned time from tune-in to the first segment's deadline, as leecher --startup-delay", DefaultText: "the leecher's, 1s"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the random draws (caps, join times, churn)"},
 			&cli.StringFlag{Name: "out", Value: "bench-out", Usage: "folder for the JSON report and the charts (created)"},
 			&cli.StringFlag{Name: "json", Usage: "JSON report file (default: bench.json in --out)"},
