@@ -362,7 +362,7 @@ func TestOriginSlotRefilledOnAnswer(t *testing.T) {
 	}
 	f := fetches[0].Fetch
 	h.now = h.now.Add(30 * time.Millisecond)
-	h.do(OriginData{Piece: f.Piece, Data: segs[0].data[:f.Length]})
+	h.do(originAnswer(h, segs, f))
 	next := kinds(h.last, ActFetchOrigin)
 	if len(next) != 1 || next[0].Fetch.Piece == f.Piece {
 		t.Fatalf("after the answer: %v, want the next piece's fetch", h.sent())

@@ -23,6 +23,15 @@ import (
 // a few segments before its first one is better served by a longer --latency.
 const MaxStartupDelay = 10 * time.Second
 
+// CheckStartupDelay rejects a LeecherConfig.StartupDelay out of its bounds (0 is the
+// default, 1 s).
+func CheckStartupDelay(d time.Duration) error {
+	if d < 0 || d > MaxStartupDelay {
+		return fmt.Errorf("startup delay %v: want 0 (the default, 1s) to %v", d, MaxStartupDelay)
+	}
+	return nil
+}
+
 // LeecherConfig configures a viewer.
 type LeecherConfig struct {
 	Link           string
@@ -71,8 +80,8 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if err := cfg.Limits.check(); err != nil {
 		return nil, err
 	}
-	if cfg.StartupDelay < 0 || cfg.StartupDelay > MaxStartupDelay {
-		return nil, fmt.Errorf("startup delay %v: want 0 (the default, 1s) to %v", cfg.StartupDelay, MaxStartupDelay)
+	if err := CheckStartupDelay(cfg.StartupDelay); err != nil {
+		return nil, err
 	}
 	if cfg.MaxOriginShare < 0 || cfg.MaxOriginShare > 1 {
 		return nil, fmt.Errorf("max origin share %v: want a fraction from 0 to 1", cfg.MaxOriginShare)

@@ -181,8 +181,6 @@ func (c *Config) Normalize() error {
 		return fmt.Errorf("profile %q: want one of %s", c.Profile, strings.Join(Profiles(), ", "))
 	case c.BitrateBps != 0 && (c.BitrateBps < MinBitrate || c.BitrateBps > MaxBitrate):
 		return fmt.Errorf("bitrate %d bit/s: want 1 to 25 Mbit/s (or none for the bundled sample)", c.BitrateBps)
-	case c.StartupDelay < 0 || c.StartupDelay > app.MaxStartupDelay:
-		return fmt.Errorf("startup delay %v: want 0 (the leecher's default) to %v", c.StartupDelay, app.MaxStartupDelay)
 	case c.Churn < 0 || c.Churn > 0.9:
 		return fmt.Errorf("churn %v: want a share from 0 to 0.9", c.Churn)
 	case c.CutShare < 0 || c.CutShare > 0.9:
@@ -190,5 +188,5 @@ func (c *Config) Normalize() error {
 	case c.Scenario == ScenarioRouteCut && c.Viewers < 3:
 		return errors.New("scenario routecut needs at least 3 viewers: cut viewers play from the others")
 	}
-	return nil
+	return app.CheckStartupDelay(c.StartupDelay)
 }
