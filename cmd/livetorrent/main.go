@@ -45,7 +45,7 @@ Examples:
 				&cli.StringFlag{Name: "seeder-upload", Value: "0", Usage: "seeder upload cap in bytes/s; 0 = unlimited"},
 				&cli.StringFlag{Name: "leecher-upload", Value: "0", Usage: "each viewer's upload cap in bytes/s; 0 = unlimited"},
 				&cli.StringFlag{Name: "metrics", Usage: "serve the seeder's /metrics, /status.json and status page here (e.g. 127.0.0.1:9090); viewers get their own ports"},
-				&cli.DurationFlag{Name: "duration", Usage: "stop after this long (default: until Ctrl-C)"},
+				&cli.DurationFlag{Name: "duration", Usage: "stop after this long", DefaultText: "until Ctrl-C"},
 			}, cliutil.LogFlags(env)...),
 			Action: func(c *cli.Context) error {
 				log, err := cliutil.Logger(c, stderr)
