@@ -45,7 +45,7 @@ Examples:
    livetorrent sim --viewers 10000 --duration 10m --bitrate 3M
    livetorrent sim --script internal/sim/testdata/churn.txt --seed 7`,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "viewers", Value: 1000, Usage: "viewers of a built-in scenario"},
+			&cli.IntFlag{Name: "viewers", Value: 1000, Usage: "viewers of a built-in scenario, at most 100000"},
 			&cli.DurationFlag{Name: "duration", Value: 2 * time.Minute, Usage: "simulated time"},
 			&cli.StringFlag{Name: "scenario", Value: sim.ScenarioFlash, Usage: strings.Join(sim.Builtins(), ", ")},
 			&cli.StringFlag{Name: "script", Usage: "a scenario file instead of a built-in scenario"},
@@ -58,7 +58,7 @@ Examples:
 			&cli.StringFlag{Name: "peers", Usage: "connections a joining viewer opens (default 8)"},
 			&cli.StringFlag{Name: "max-peers", Usage: "connections a viewer accepts in all (default 30)"},
 			&cli.StringFlag{Name: "latency", Usage: "one-way link latency range, such as 10ms-60ms"},
-			&cli.StringFlag{Name: "loss", Usage: "mean packet loss of a node's access link, such as 0.5%"},
+			&cli.StringFlag{Name: "loss", Usage: "mean packet loss of a node's access link, such as 0.5%, at most 10%"},
 			&cli.StringFlag{Name: "copies", Usage: "the seeder's copies of each new piece (default 1)"},
 			&cli.StringFlag{Name: "seed", Usage: "seed of every random draw (default 1)"},
 			&cli.IntFlag{Name: "workers", Value: runtime.NumCPU(), Usage: "goroutines processing nodes (results do not depend on it)"},
@@ -130,8 +130,11 @@ func simScenario(c *cli.Context) (*sim.Scenario, error) {
 		}
 	} else {
 		var err error
-		if c.Int("viewers") < 1 {
-			return nil, cliutil.UsageError("--viewers %d: want at least 1", c.Int("viewers"))
+		if v := c.Int("viewers"); v < 1 || v > sim.MaxViewers {
+			return nil, cliutil.UsageError("--viewers %d: want 1 to %d", v, sim.MaxViewers)
+		}
+		if d := c.Duration("duration"); d < time.Second {
+			return nil, cliutil.UsageError("--duration %v: want at least 1s", d)
 		}
 		if text, err = sim.Builtin(name, c.Int("viewers"), c.Duration("duration")); err != nil {
 			return nil, cliutil.UsageError("%v", err)

@@ -48,11 +48,21 @@ type DemoFigures struct {
 	SeederEgressX float64 // seeder bytes sent / (bitrate x elapsed)
 }
 
+// MaxDemoLeechers bounds the demo's viewers: each is a whole leecher in this process, with
+// its sockets, player server and goroutines (the benchmark measures larger swarms).
+const MaxDemoLeechers = 64
+
 // RunDemo serves the sample from a loopback origin, publishes it as a live stream through a
 // seeder and lets viewers swarm it, printing figures until ctx ends or Duration passes. It
 // sends nothing off the machine: every address is loopback.
 func RunDemo(ctx context.Context, cfg DemoConfig) ([]DemoFigures, error) {
-	if cfg.Leechers <= 0 {
+	switch {
+	case cfg.Leechers < 0 || cfg.Leechers > MaxDemoLeechers:
+		return nil, fmt.Errorf("leechers %d: want 1 to %d", cfg.Leechers, MaxDemoLeechers)
+	case cfg.Duration < 0:
+		return nil, fmt.Errorf("duration %v: want a positive duration, or none to run until stopped", cfg.Duration)
+	}
+	if cfg.Leechers == 0 {
 		cfg.Leechers = 4
 	}
 	if cfg.Every <= 0 {

@@ -32,3 +32,18 @@ func TestDemo(t *testing.T) {
 	}
 	t.Logf("%s", out.String())
 }
+
+// TestDemoRejects: a viewer count or duration the demo cannot run is an error before
+// anything starts, not a run with the defaults or a failure halfway.
+func TestDemoRejects(t *testing.T) {
+	sample := filepath.Join("..", "..", "testdata", "sample")
+	for _, cfg := range []DemoConfig{
+		{SampleDir: sample, Leechers: -1},
+		{SampleDir: sample, Leechers: MaxDemoLeechers + 1},
+		{SampleDir: sample, Leechers: 2, Duration: -time.Second},
+	} {
+		if figs, err := RunDemo(context.Background(), cfg); err == nil || figs != nil {
+			t.Errorf("leechers %d, duration %v: %d figures, error %v; want an error", cfg.Leechers, cfg.Duration, len(figs), err)
+		}
+	}
+}

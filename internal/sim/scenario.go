@@ -331,9 +331,27 @@ func parseShare(s string) (float64, error) {
 	return v, nil
 }
 
+// MaxViewers bounds the viewers a scenario may join in all: a 10,000-viewer run of ten
+// simulated minutes holds about 4.5 GiB, and the state grows with every viewer.
+const MaxViewers = 100_000
+
+// MaxLoss bounds the mean access loss: beyond it TCP barely moves data, and the model (one
+// fast retransmit per lost message) no longer describes it.
+const MaxLoss = 0.1
+
 // Validate rejects settings the simulator cannot run.
 func (sc *Scenario) Validate() error {
+	joins := 0
+	for _, c := range sc.Commands {
+		if c.Kind == CmdJoin {
+			joins += min(c.N, MaxViewers+1)
+		}
+	}
 	switch {
+	case joins > MaxViewers:
+		return fmt.Errorf("%d joins: want at most %d viewers in all", joins, MaxViewers)
+	case sc.Loss > MaxLoss:
+		return fmt.Errorf("loss %v%%: want at most %v%%", sc.Loss*100, MaxLoss*100)
 	case sc.Duration < time.Second:
 		return fmt.Errorf("duration %v: want at least 1s", sc.Duration)
 	case sc.Bitrate < 8000:

@@ -39,7 +39,8 @@ at 40s cut 3
 		}
 	}
 	for _, bad := range []string{"piece 100k", "at 5s jump 3", "at x join 3", "profile fancy", "peers 0",
-		"latency 50ms-10ms", "loss 120%", "bitrate fast", "at 1s join 20%"} {
+		"latency 50ms-10ms", "loss 120%", "loss 15%", "bitrate fast", "at 1s join 20%",
+		"at 0s join 60000\nat 1s join 40001"} {
 		if _, err := Parse("bad", strings.NewReader(bad)); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
