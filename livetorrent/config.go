@@ -34,7 +34,7 @@ type Config struct {
 
 	// Viewer playback.
 	Rendition     int           // rendition id to play (default 0; the descriptor's first if absent); -1 = none (relay only)
-	TargetLatency time.Duration // how far behind the live edge playback runs (default 3 x target duration, at least MinDefaultLatency)
+	TargetLatency time.Duration // how far behind the live edge playback runs (default 3 x target duration, at least MinDefaultLatency; at most the window less a target duration)
 	StartupDelay  time.Duration // planned time from tune-in to the first segment's deadline (default 1 s)
 	TuneInWait    time.Duration // longest wait for more peers' records before choosing the start (default 500 ms)
 	UrgentHorizon time.Duration // pieces due within this are picked by deadline, later ones rarest-first (default TargetLatency/2)
@@ -215,6 +215,11 @@ func (c *Config) timesFor(d *protocol.Descriptor) streamTimes {
 		horizon: c.UrgentHorizon, publicAfter: c.PublicAfter}
 	if t.latency <= 0 {
 		t.latency = max(3*t.target, MinDefaultLatency)
+	}
+	if most := max(t.window-t.target, t.target); t.latency > most {
+		// Segments further behind the live edge than the window are evicted before their
+		// deadline: a viewer asked to play later would wait for media it can never hold.
+		t.latency = most
 	}
 	if t.horizon <= 0 {
 		t.horizon = t.latency / 2

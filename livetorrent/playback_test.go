@@ -26,6 +26,19 @@ func TestTuneInBehindLiveEdge(t *testing.T) {
 	if st := h2.sw.Stats(); st.StartSeq != 106 {
 		t.Fatalf("default latency: start %d, want 106 (106..109 make 8 s)", st.StartSeq)
 	}
+	// A latency beyond the 30 s window is held to the window less a target duration,
+	// 28 s: with 20 s of media it starts at the oldest segment instead of waiting for
+	// media that would be evicted before its deadline.
+	h3, _ := viewerWithSegments(t, Config{TargetLatency: time.Hour}, 1, 10, 20_000)
+	if h3.sw.times.latency != 28*time.Second {
+		t.Fatalf("latency %v, want 28s", h3.sw.times.latency)
+	}
+	if st := h3.sw.Stats(); st.StartSeq != 100 {
+		t.Fatalf("long latency: start %d, want 100", st.StartSeq)
+	}
+	if hold := h3.sw.play.holdUntil.Sub(h3.now); hold > 8*time.Second {
+		t.Fatalf("first segment held %v, want at most 8s (28s less the 20s held)", hold)
+	}
 }
 
 // TestDeliverWithInitSegment: an fMP4 stream's first delivery carries the init segment;

@@ -26,11 +26,11 @@ const env = "LIVETORRENT_LEECHER_"
 func commonFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "listen", Value: "0.0.0.0:0", Usage: "TCP address other viewers connect to (port 0 = any)", EnvVars: []string{env + "LISTEN"}},
-		&cli.DurationFlag{Name: "latency", Usage: "how far behind the live edge to play", DefaultText: "3 target durations, at least 8s", EnvVars: []string{env + "LATENCY"}},
+		&cli.DurationFlag{Name: "latency", Usage: "how far behind the live edge to play (at most 10m, and held to the stream's window less a segment)", DefaultText: "3 target durations, at least 8s", EnvVars: []string{env + "LATENCY"}},
 		&cli.DurationFlag{Name: "startup-delay", Usage: "planned time from tune-in to the first segment's deadline; longer leaves more of the start to peers", DefaultText: "1s", EnvVars: []string{env + "STARTUP_DELAY"}},
 		&cli.StringFlag{Name: "upload-rate", Value: "0", Usage: "upload cap in bytes/s (e.g. 1M); 0 = unlimited", EnvVars: []string{env + "UPLOAD_RATE"}},
 		&cli.StringFlag{Name: "download-rate", Value: "0", Usage: "download cap in bytes/s; 0 = unlimited", EnvVars: []string{env + "DOWNLOAD_RATE"}},
-		&cli.IntFlag{Name: "target-peers", Value: 50, Usage: "peer count to keep: new peers are dialled below it, idle ones closed above it", EnvVars: []string{env + "TARGET_PEERS"}},
+		&cli.IntFlag{Name: "target-peers", Usage: "peer count to keep: new peers are dialled below it, idle ones closed above it", DefaultText: "50, or --max-peers if lower", EnvVars: []string{env + "TARGET_PEERS"}},
 		&cli.StringSliceFlag{Name: "tracker", Usage: "tracker announce URL to use besides the link's (repeatable)", EnvVars: []string{env + "TRACKER"}},
 		&cli.StringSliceFlag{Name: "peer", Usage: "host:port of a peer to keep connected besides the link's (repeatable)", EnvVars: []string{env + "PEER"}},
 		&cli.BoolFlag{Name: "no-pex", Usage: "do not exchange peer addresses (BEP 11)", EnvVars: []string{env + "NO_PEX"}},
@@ -106,10 +106,16 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	if media != nil && c.String("player") != "" {
 		media = nil // the player is fed through its own stdin
 	}
+	targetPeers := 0 // the engine's default: 50, or fewer when --max-peers is lower
+	if c.IsSet("target-peers") {
+		if targetPeers = c.Int("target-peers"); targetPeers < 1 {
+			return cliutil.UsageError("--target-peers %d: want at least 1", targetPeers)
+		}
+	}
 	l, err := app.NewLeecher(app.LeecherConfig{
 		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
 		Player: c.String("player"), TargetLatency: c.Duration("latency"), StartupDelay: c.Duration("startup-delay"), UploadRate: up, DownloadRate: down,
-		Limits: limits, TargetPeers: c.Int("target-peers"), NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
+		Limits: limits, TargetPeers: targetPeers, NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
 		Status: app.StatusOptions{Metrics: c.String("metrics"), Line: statusLine(c, stderr)},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),

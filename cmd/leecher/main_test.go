@@ -48,6 +48,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--max-inbound-per-ip", "-1"}, cliutil.ExitConfig, "per IP"},
 		{[]string{"--startup-delay", "1m"}, cliutil.ExitConfig, "startup delay"},
 		{[]string{"--startup-delay", "-1s"}, cliutil.ExitConfig, "startup delay"},
+		{[]string{"--latency", "-1s"}, cliutil.ExitConfig, "latency"},
+		{[]string{"--latency", "1h"}, cliutil.ExitConfig, "latency"},
+		{[]string{"--target-peers", "0"}, cliutil.ExitUsage, "--target-peers"},
+		{[]string{"--max-peers", "20", "--target-peers", "50"}, cliutil.ExitConfig, "target peers"},
 	} {
 		args := append(append([]string{"--dht=false"}, c.args...), link)
 		if code, out := runCLI(t, args...); code != c.want || !strings.Contains(out, c.says) {

@@ -23,6 +23,10 @@ import (
 // a few segments before its first one is better served by a longer --latency.
 const MaxStartupDelay = 10 * time.Second
 
+// MaxLatency bounds LeecherConfig.TargetLatency. The stream's window bounds it further
+// once known (livetorrent.Config.TargetLatency); this only refuses what no live window holds.
+const MaxLatency = 10 * time.Minute
+
 // CheckStartupDelay rejects a LeecherConfig.StartupDelay out of its bounds (0 is the
 // default, 1 s).
 func CheckStartupDelay(d time.Duration) error {
@@ -39,12 +43,12 @@ type LeecherConfig struct {
 	HTTPListen     string        // local player address, e.g. "127.0.0.1:8765"; empty = no HTTP output
 	Stdout         io.Writer     // continuous stream output, nil = none
 	Player         string        // launch this player (mpv, ffplay) on the output; empty = none
-	TargetLatency  time.Duration // 0 = 3 target durations, at least 8 s
+	TargetLatency  time.Duration // 0 = 3 target durations, at least 8 s; at most MaxLatency, and the stream's window less a target duration
 	StartupDelay   time.Duration // planned time from tune-in to the first segment's deadline; 0 = 1 s
 	UploadRate     int           // bytes/s, 0 = unlimited
 	DownloadRate   int
 	Limits         Limits
-	TargetPeers    int
+	TargetPeers    int      // 0 = 50, or Limits.MaxPeers if lower; at most Limits.MaxPeers
 	Trackers       []string // announced to besides the link's
 	Peers          []string // kept connected besides the link's
 	NoOrigin       bool     // never fetch from the origin
@@ -82,6 +86,16 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	}
 	if err := CheckStartupDelay(cfg.StartupDelay); err != nil {
 		return nil, err
+	}
+	if cfg.TargetLatency < 0 || cfg.TargetLatency > MaxLatency {
+		return nil, fmt.Errorf("latency %v: want 0 (the default) to %v", cfg.TargetLatency, MaxLatency)
+	}
+	maxPeers := cfg.Limits.MaxPeers
+	if maxPeers == 0 {
+		maxPeers = livetorrent.DefaultMaxPeers
+	}
+	if cfg.TargetPeers < 0 || cfg.TargetPeers > maxPeers {
+		return nil, fmt.Errorf("target peers %d: want 0 (the default) to max peers (%d)", cfg.TargetPeers, maxPeers)
 	}
 	if cfg.MaxOriginShare < 0 || cfg.MaxOriginShare > 1 {
 		return nil, fmt.Errorf("max origin share %v: want a fraction from 0 to 1", cfg.MaxOriginShare)
