@@ -85,6 +85,9 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if n := c.Int("copies"); n < 1 {
+		return cliutil.UsageError("--copies %d: want at least 1", n)
+	}
 	key, created, err := seeder.LoadOrCreateKey(c.String("key"))
 	if err != nil {
 		return cliutil.ConfigError(err)

@@ -28,6 +28,11 @@ func TestUsageErrors(t *testing.T) {
 	if code, _, _ := run(t, "--upload-rate", "fast", "x"); code != cliutil.ExitUsage {
 		t.Errorf("bad rate: exit %d", code)
 	}
+	for _, n := range []string{"0", "-2"} {
+		if code, _, errOut := run(t, "--copies", n, "x"); code != cliutil.ExitUsage || !strings.Contains(errOut, "--copies") {
+			t.Errorf("--copies %s: exit %d\n%s", n, code, errOut)
+		}
+	}
 	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "Examples:") {
 		t.Errorf("help: exit %d\n%s", code, out)
 	}

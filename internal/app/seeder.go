@@ -64,7 +64,10 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 		// Small pieces relay sooner: a viewer forwards a piece only once it has all of it.
 		cfg.PieceSize = 16384
 	}
-	if cfg.Copies <= 0 {
+	if cfg.Copies < 0 {
+		return nil, fmt.Errorf("copies %d: want 0 (the default, 1) or more", cfg.Copies)
+	}
+	if cfg.Copies == 0 {
 		// One copy keeps egress near the stream's bitrate; the engine widens a piece that
 		// does not spread.
 		cfg.Copies = 1
