@@ -51,6 +51,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--latency", "-1s"}, cliutil.ExitConfig, "latency"},
 		{[]string{"--latency", "1h"}, cliutil.ExitConfig, "latency"},
 		{[]string{"--target-peers", "0"}, cliutil.ExitUsage, "--target-peers"},
+		{[]string{"--max-peers", "0"}, cliutil.ExitUsage, "--max-peers"},
+		{[]string{"--record-rate", "0"}, cliutil.ExitUsage, "--record-rate"},
+		{[]string{"--peer-idle-timeout", "0s"}, cliutil.ExitUsage, "--peer-idle-timeout"},
+		{[]string{"--window-memory", "0"}, cliutil.ExitUsage, "--window-memory"},
 		{[]string{"--max-peers", "20", "--target-peers", "50"}, cliutil.ExitConfig, "target peers"},
 	} {
 		args := append(append([]string{"--dht=false"}, c.args...), link)
