@@ -55,7 +55,7 @@ Examples:
    leecher play "magnet:?xs=urn:btpk:..." | mpv -
    leecher play "magnet:?xs=urn:btpk:..." | ffplay -
 
-Flags go before LINK. Logs go to stderr; in play mode stdout carries only media.
+Flags go before LINK (before or after play). Logs go to stderr; in play mode stdout carries only media.
 Exit codes: 0 stopped or stream ended, 1 failure, 2 usage, 3 configuration (bad link).`,
 		Writer: stdout, ErrWriter: stderr,
 		Flags: append(commonFlags(),
@@ -67,6 +67,9 @@ Exit codes: 0 stopped or stream ended, 1 failure, 2 usage, 3 configuration (bad 
 			UsageText: "leecher play [flags] LINK | mpv -",
 			Flags:     commonFlags(),
 			Action: func(c *cli.Context) error {
+				if err := cliutil.InheritFlags(c); err != nil {
+					return err
+				}
 				// A player that exits closes the pipe: get EPIPE and stop, not a signal death.
 				signal.Ignore(syscall.SIGPIPE)
 				return run(c, "", stdout, stderr)

@@ -62,6 +62,11 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d saying %q\n%s", c.args, code, c.want, c.says, out)
 		}
 	}
+	// Flags typed before "play" apply to it: here the latency is refused. (Before, play ran
+	// with its own defaults for every flag typed before it, the DHT included.)
+	if code, out := runCLI(t, "--latency", "1h", "play", "--dht=false", link); code != cliutil.ExitConfig || !strings.Contains(out, "latency") {
+		t.Errorf("--latency before play: exit %d, want %d saying latency\n%s", code, cliutil.ExitConfig, out)
+	}
 	if code, out := runCLI(t, "--help"); code != 0 || !strings.Contains(out, "| mpv -") {
 		t.Errorf("help: %d\n%s", code, out)
 	}

@@ -58,6 +58,9 @@ Flags go before SOURCE. Exit codes: 0 stopped, 1 failure, 2 usage, 3 configurati
 			UsageText: "seeder keygen [--key FILE]",
 			Flags:     []cli.Flag{&cli.StringFlag{Name: "key", Value: "seeder.key", Usage: "key file to create (refuses to overwrite)"}},
 			Action: func(c *cli.Context) error {
+				if err := cliutil.InheritFlags(c); err != nil { // "seeder --key F keygen"
+					return err
+				}
 				priv, err := seeder.Keygen(c.String("key"))
 				if err != nil {
 					return cliutil.ConfigError(err)

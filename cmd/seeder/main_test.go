@@ -56,6 +56,14 @@ func TestKeygen(t *testing.T) {
 	if code, _, _ := run(t, "keygen", "--key", path); code != cliutil.ExitConfig {
 		t.Errorf("keygen over an existing file: exit %d", code)
 	}
+	// --key before keygen names the file too (it used to create seeder.key here instead).
+	path2 := filepath.Join(t.TempDir(), "k2.pem")
+	if code, _, errOut := run(t, "--key", path2, "keygen"); code != 0 {
+		t.Fatalf("--key before keygen: exit %d: %s", code, errOut)
+	}
+	if _, err := os.Stat(path2); err != nil {
+		t.Fatalf("--key before keygen: %v", err)
+	}
 	os.Chmod(path, 0o644)
 	if code, _, errOut := run(t, "--key", path, "--listen", "127.0.0.1:0", "x.m3u8"); code != cliutil.ExitConfig || !strings.Contains(errOut, "600") {
 		t.Errorf("world-readable key: exit %d: %s", code, errOut)
