@@ -88,8 +88,15 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The library reads zero as "the default"; on the command line it was typed.
 	if n := c.Int("copies"); n < 1 {
 		return cliutil.UsageError("--copies %d: want at least 1", n)
+	}
+	if n := c.Int("piece-size"); n <= 0 {
+		return cliutil.UsageError("--piece-size %d: want a power of two from 16384 to 1048576", n)
+	}
+	if d := c.Duration("window"); d <= 0 {
+		return cliutil.UsageError("--window %v: want a positive duration", d)
 	}
 	key, created, err := seeder.LoadOrCreateKey(c.String("key"))
 	if err != nil {

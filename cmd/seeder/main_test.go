@@ -28,9 +28,10 @@ func TestUsageErrors(t *testing.T) {
 	if code, _, _ := run(t, "--upload-rate", "fast", "x"); code != cliutil.ExitUsage {
 		t.Errorf("bad rate: exit %d", code)
 	}
-	for _, n := range []string{"0", "-2"} {
-		if code, _, errOut := run(t, "--copies", n, "x"); code != cliutil.ExitUsage || !strings.Contains(errOut, "--copies") {
-			t.Errorf("--copies %s: exit %d\n%s", n, code, errOut)
+	for _, args := range [][]string{{"--copies", "0"}, {"--copies", "-2"}, {"--piece-size", "0"}, {"--piece-size", "-5"},
+		{"--window", "0s"}, {"--window", "-1s"}} {
+		if code, _, errOut := run(t, append(args, "x")...); code != cliutil.ExitUsage || !strings.Contains(errOut, args[0]) {
+			t.Errorf("%v: exit %d\n%s", args, code, errOut)
 		}
 	}
 	if code, out, _ := run(t, "--help"); code != 0 || !strings.Contains(out, "Examples:") {
