@@ -48,9 +48,10 @@ type DemoFigures struct {
 	SeederEgressX float64 // seeder bytes sent / (bitrate x elapsed)
 }
 
-// MaxDemoLeechers bounds the demo's viewers: each is a whole leecher in this process, with
-// its sockets, player server and goroutines (the benchmark measures larger swarms).
-const MaxDemoLeechers = 64
+// MaxDemoLeechers bounds the demo's viewers: each is a whole leecher in this process, and
+// all of them connect to each other, so both ends of n² connections count against this
+// process's open files (the benchmark measures larger swarms).
+const MaxDemoLeechers = 32
 
 // RunDemo serves the sample from a loopback origin, publishes it as a live stream through a
 // seeder and lets viewers swarm it, printing figures until ctx ends or Duration passes. It
