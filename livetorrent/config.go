@@ -84,7 +84,7 @@ type Config struct {
 	// Limits.
 	TickInterval    time.Duration // housekeeping period while peers are connected (default 100 ms)
 	MaxPeers        int           // connections accepted (default 200)
-	TargetPeers     int           // above this many, a viewer closes peers idle for IdlePeerTimeout (default 50)
+	TargetPeers     int           // above this many, a viewer closes peers idle for IdlePeerTimeout (default 50, or MaxPeers if lower; at most MaxPeers)
 	IdlePeerTimeout time.Duration // default 2 min
 	MaxStoreBytes   int64         // piece bytes kept, oldest evicted beyond it (default 512 MiB)
 	MaxSegmentLen   uint64        // larger segments are relayed as records but never downloaded (default 256 MiB)
@@ -172,6 +172,9 @@ func (c *Config) setDefaults() error {
 	defInt(&c.MaxOriginFetches, 4)
 	defInt(&c.MaxPeers, DefaultMaxPeers)
 	defInt(&c.TargetPeers, min(50, c.MaxPeers))
+	if c.TargetPeers > c.MaxPeers {
+		return fmt.Errorf("livetorrent: config: target peers %d above max peers %d", c.TargetPeers, c.MaxPeers)
+	}
 	defInt(&c.MaxHaveSpans, 4096)
 	defInt(&c.MaxStrikes, 2)
 	defInt(&c.MaxUnrequested, 1<<20)

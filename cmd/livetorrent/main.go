@@ -123,18 +123,8 @@ Examples:
 			cfg := bench.Config{Viewers: c.Int("viewers"), Duration: c.Duration("duration"), Scenario: c.String("scenario"),
 				Profile: c.String("profile"), SampleDir: c.String("sample"), Churn: c.Float64("churn"), CutShare: c.Float64("cut-share"),
 				StartupDelay: c.Duration("startup-delay"), Seed: c.Uint64("seed"), OutDir: c.String("out"), JSONPath: c.String("json"), Out: stdout, Logger: log}
-			// The library reads zero as "the default"; on the command line it was typed.
-			switch {
-			case cfg.Viewers == 0:
-				return cliutil.UsageError("--viewers 0: want 1 to 1000")
-			case cfg.Duration == 0:
-				return cliutil.UsageError("--duration 0s: want at least 5s")
-			case cfg.Churn == 0:
-				return cliutil.UsageError("--churn 0: want a share above 0 (--scenario steady has no churn)")
-			case cfg.CutShare == 0:
-				return cliutil.UsageError("--cut-share 0: want a share above 0 (--scenario flash cuts none)")
-			case cfg.Seed == 0:
-				return cliutil.UsageError("--seed 0: want at least 1")
+			if err := cliutil.RejectTypedZero(c, "viewers", "duration", "churn", "cut-share", "seed"); err != nil {
+				return err
 			}
 			if b := c.String("bitrate"); b != "" {
 				bps, err := cliutil.ParseRate(b)

@@ -90,12 +90,8 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if cfg.TargetLatency < 0 || cfg.TargetLatency > MaxLatency {
 		return nil, fmt.Errorf("latency %v: want 0 (the default) to %v", cfg.TargetLatency, MaxLatency)
 	}
-	maxPeers := cfg.Limits.MaxPeers
-	if maxPeers == 0 {
-		maxPeers = livetorrent.DefaultMaxPeers
-	}
-	if cfg.TargetPeers < 0 || cfg.TargetPeers > maxPeers {
-		return nil, fmt.Errorf("target peers %d: want 0 (the default) to max peers (%d)", cfg.TargetPeers, maxPeers)
+	if cfg.TargetPeers < 0 { // above Limits.MaxPeers the engine refuses it
+		return nil, fmt.Errorf("target peers %d: want 0 (the default) or more", cfg.TargetPeers)
 	}
 	if cfg.MaxOriginShare < 0 || cfg.MaxOriginShare > 1 {
 		return nil, fmt.Errorf("max origin share %v: want a fraction from 0 to 1", cfg.MaxOriginShare)

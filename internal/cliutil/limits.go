@@ -2,7 +2,6 @@ package cliutil
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -41,13 +40,9 @@ func Limits(c *cli.Context) (app.Limits, error) {
 	if err != nil {
 		return app.Limits{}, UsageError("--window-memory: %v", err)
 	}
-	// The engine reads a zero limit as "the default"; on the command line it was typed,
-	// and running with the default instead would ignore it.
-	for _, name := range []string{"max-peers", "max-half-open", "max-inbound", "max-inbound-per-ip", "request-queue",
-		"record-rate", "peer-idle-timeout", "peer-write-timeout"} {
-		if c.IsSet(name) && isZero(c.Value(name)) {
-			return app.Limits{}, UsageError("--%s: want a positive value", name)
-		}
+	if err := RejectTypedZero(c, "max-peers", "max-half-open", "max-inbound", "max-inbound-per-ip", "request-queue",
+		"record-rate", "peer-idle-timeout", "peer-write-timeout"); err != nil {
+		return app.Limits{}, err
 	}
 	if c.IsSet("max-message") && msg == 0 {
 		return app.Limits{}, UsageError("--max-message: want a positive size")
@@ -61,16 +56,4 @@ func Limits(c *cli.Context) (app.Limits, error) {
 		RecordRate: c.Float64("record-rate"), WindowMemory: mem,
 		PeerIdle: c.Duration("peer-idle-timeout"), PeerWrite: c.Duration("peer-write-timeout"),
 	}, nil
-}
-
-func isZero(v any) bool {
-	switch v := v.(type) {
-	case int:
-		return v == 0
-	case float64:
-		return v == 0
-	case time.Duration:
-		return v == 0
-	}
-	return false
 }
