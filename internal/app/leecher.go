@@ -130,10 +130,13 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	cfg.Limits.apply(&nc)
 	l.Node, err = node.New(nc)
 	if err != nil {
+		releaseStatus(cfg.Status, l.cfg.Status)
 		return nil, err
 	}
 	if cfg.HTTPListen != "" {
 		if l.http, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			l.Node.Close()
+			releaseStatus(cfg.Status, l.cfg.Status)
 			return nil, fmt.Errorf("http listen: %w", err)
 		}
 	}

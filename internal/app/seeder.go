@@ -89,6 +89,7 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 	cfg.Limits.apply(&nc)
 	s.Node, err = node.New(nc)
 	if err != nil {
+		releaseStatus(cfg.Status, s.cfg.Status)
 		return nil, err
 	}
 	s.pub = &nodePublisher{n: s.Node, stream: stream}
@@ -96,6 +97,8 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 		PieceSize: cfg.PieceSize, WindowDuration: cfg.Window, Variant: cfg.Variant, Loop: cfg.Loop,
 		HTTPClient: cfg.HTTP, Logger: cfg.Logger}, s.pub)
 	if err != nil {
+		s.Node.Close()
+		releaseStatus(cfg.Status, s.cfg.Status)
 		return nil, err
 	}
 	s.link = protocol.Link{Stream: stream, Name: cfg.Name, Trackers: cfg.Trackers, Peers: cfg.Advertise}

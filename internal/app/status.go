@@ -87,6 +87,14 @@ func bindStatus(o StatusOptions) (StatusOptions, error) {
 	return o, nil
 }
 
+// releaseStatus closes the metrics listener if bindStatus opened it (was, the options
+// before): a constructor that fails after binding must not keep the port.
+func releaseStatus(was, bound StatusOptions) {
+	if bound.Listener != nil && was.Listener == nil {
+		bound.Listener.Close()
+	}
+}
+
 func listenerAddr(ln net.Listener) net.Addr {
 	if ln == nil {
 		return nil

@@ -166,6 +166,15 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// Close releases the listener of a node that will not be run; Run closes it itself when
+// its context ends.
+func (n *Node) Close() error {
+	if n.ln == nil {
+		return nil
+	}
+	return n.ln.Close()
+}
+
 // Addr is the listening address, or nil.
 func (n *Node) Addr() net.Addr {
 	if n.ln == nil {
