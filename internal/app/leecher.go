@@ -76,7 +76,7 @@ type Leecher struct {
 
 // NewLeecher parses the link and prepares the node and the outputs; listeners are bound
 // here so their addresses are known before Run.
-func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
+func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	link, err := protocol.ParseLink(cfg.Link)
 	if err != nil {
 		return nil, fmt.Errorf("link: %w", err)
@@ -119,6 +119,11 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	if l.cfg.Status, err = bindStatus(cfg.Status); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil { // a later step failed: release the ports bound so far
+			releaseBound(l.Node, cfg.Status, l.cfg.Status)
+		}
+	}()
 	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
 	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
@@ -130,13 +135,10 @@ func NewLeecher(cfg LeecherConfig) (*Leecher, error) {
 	cfg.Limits.apply(&nc)
 	l.Node, err = node.New(nc)
 	if err != nil {
-		releaseStatus(cfg.Status, l.cfg.Status)
 		return nil, err
 	}
 	if cfg.HTTPListen != "" {
 		if l.http, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
-			l.Node.Close()
-			releaseStatus(cfg.Status, l.cfg.Status)
 			return nil, fmt.Errorf("http listen: %w", err)
 		}
 	}

@@ -56,7 +56,7 @@ type Seeder struct {
 }
 
 // NewSeeder prepares the ingest and the node; the listener is bound so the link is known.
-func NewSeeder(cfg SeederConfig) (*Seeder, error) {
+func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -77,10 +77,14 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 	}
 	stream := protocol.StreamOf(cfg.Key, cfg.Salt)
 	s := &Seeder{cfg: cfg, log: cfg.Logger, started: time.Now()}
-	var err error
 	if s.cfg.Status, err = bindStatus(cfg.Status); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil { // a later step failed: release the ports bound so far
+			releaseBound(s.Node, cfg.Status, s.cfg.Status)
+		}
+	}()
 	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RolePublisher, Stream: stream,
 			PublisherCopies: cfg.Copies, UploadHint: uint64(max(cfg.UploadRate, 0))},
@@ -89,7 +93,6 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 	cfg.Limits.apply(&nc)
 	s.Node, err = node.New(nc)
 	if err != nil {
-		releaseStatus(cfg.Status, s.cfg.Status)
 		return nil, err
 	}
 	s.pub = &nodePublisher{n: s.Node, stream: stream}
@@ -97,8 +100,6 @@ func NewSeeder(cfg SeederConfig) (*Seeder, error) {
 		PieceSize: cfg.PieceSize, WindowDuration: cfg.Window, Variant: cfg.Variant, Loop: cfg.Loop,
 		HTTPClient: cfg.HTTP, Logger: cfg.Logger}, s.pub)
 	if err != nil {
-		s.Node.Close()
-		releaseStatus(cfg.Status, s.cfg.Status)
 		return nil, err
 	}
 	s.link = protocol.Link{Stream: stream, Name: cfg.Name, Trackers: cfg.Trackers, Peers: cfg.Advertise}

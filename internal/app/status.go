@@ -87,10 +87,14 @@ func bindStatus(o StatusOptions) (StatusOptions, error) {
 	return o, nil
 }
 
-// releaseStatus closes the metrics listener if bindStatus opened it (was, the options
-// before): a constructor that fails after binding must not keep the port.
-func releaseStatus(was, bound StatusOptions) {
-	if bound.Listener != nil && was.Listener == nil {
+// releaseBound closes what a seeder or leecher under construction bound when a later step
+// fails: its node's peer listener (n may be nil) and the metrics listener if bindStatus
+// opened it, that is if the caller's options (given) had none.
+func releaseBound(n *node.Node, given, bound StatusOptions) {
+	if n != nil {
+		n.Close()
+	}
+	if bound.Listener != nil && given.Listener == nil {
 		bound.Listener.Close()
 	}
 }
