@@ -83,10 +83,3 @@ type entry struct {
 	init     *initSegment // nil unless fMP4
 	data     []byte
 }
-
-func (e *entry) initID() uint64 {
-	if e.init == nil {
-		return protocol.NoPiece
-	}
-	return e.init.id
-}

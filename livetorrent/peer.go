@@ -144,8 +144,6 @@ func (q *fifo) remove(r protocol.BlockRef) bool {
 	return false
 }
 
-func (q *fifo) clear() { q.buf, q.head = q.buf[:0], 0 }
-
 func (s *Swarm) onPeerUp(e PeerUp) {
 	if s.peerFor(e.Peer) != nil {
 		return

@@ -298,7 +298,6 @@ func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent, onlyFull bool
 			s.st.ensureData(g)
 			pc = s.st.getPartial(blocksIn(plen))
 			g.parts[i] = pc
-			bs = &pc.blocks[b]
 		}
 		q := cs[best]
 		s.sendRequest(q, pc, b, protocol.BlockRef{Piece: piece, Offset: uint32(b * protocol.BlockSize), Length: uint32(blen)}, bestAt)

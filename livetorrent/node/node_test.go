@@ -31,12 +31,6 @@ func (d *delivered) on(del livetorrent.Delivery, skipped bool) {
 	d.segs[del.MediaSeq] = del.Data
 }
 
-func (d *delivered) count() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.segs)
-}
-
 func testLogger(t *testing.T) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
