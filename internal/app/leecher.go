@@ -180,7 +180,7 @@ func (l *Leecher) Run(ctx context.Context) error {
 	}
 	goRun(func() error { return l.Node.Run(ctx) })
 	goRun(func() error { l.watchDescriptor(ctx); return nil })
-	goRun(func() error { return runStatus(ctx, l.cfg.Status, l.Snapshot) })
+	goRun(func() error { serveStatus(ctx, l.cfg.Status, l.Snapshot, l.log); return nil })
 	goRun(func() error {
 		runTrackers(ctx, l.Node, l.link.Trackers, l.link.Stream, false, l.cfg.Dial, l.log)
 		return nil

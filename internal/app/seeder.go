@@ -141,12 +141,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	var nodeErr error
 	wg.Add(4)
-	go func() {
-		defer wg.Done()
-		if err := runStatus(ctx, s.cfg.Status, s.Snapshot); err != nil {
-			s.log.Error("status server", "err", err)
-		}
-	}()
+	go func() { defer wg.Done(); serveStatus(ctx, s.cfg.Status, s.Snapshot, s.log) }()
 	go func() { defer wg.Done(); nodeErr = s.Node.Run(ctx) }()
 	go func() {
 		defer wg.Done()

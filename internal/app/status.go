@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -106,11 +108,12 @@ func listenerAddr(ln net.Listener) net.Addr {
 	return ln.Addr()
 }
 
-// runStatus serves the metrics and status page and writes the status line, as o asks,
-// until ctx ends. It returns once everything it started has stopped.
-func runStatus(ctx context.Context, o StatusOptions, src status.Source) error {
+// serveStatus serves the metrics and status page and writes the status line, as o asks,
+// until ctx ends. A metrics server that fails is logged at once and the rest goes on (the
+// status line included): peers and players do not depend on it.
+func serveStatus(ctx context.Context, o StatusOptions, src status.Source, log *slog.Logger) {
 	if o.Listener == nil && o.Line == nil { // bindStatus turned Metrics into Listener
-		return nil
+		return
 	}
 	m := status.NewMonitor(src, 0)
 	var wg sync.WaitGroup
@@ -121,9 +124,10 @@ func runStatus(ctx context.Context, o StatusOptions, src status.Source) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); status.RunLine(ctx, o.Line, m, time.Second) }()
 	}
-	if o.Listener == nil {
-		<-ctx.Done()
-		return nil
+	if o.Listener != nil {
+		if err := status.Serve(ctx, o.Listener, status.NewHandler(m)); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("status server", "err", err)
+		}
 	}
-	return status.Serve(ctx, o.Listener, status.NewHandler(m))
+	<-ctx.Done()
 }
