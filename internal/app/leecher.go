@@ -71,6 +71,7 @@ type Leecher struct {
 	Node    *node.Node
 	Out     *leecher.Output
 	http    net.Listener
+	metrics net.Listener // the metrics listener it opened itself (nil: none, or the caller's)
 	started time.Time
 }
 
@@ -119,9 +120,10 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	if l.cfg.Status, err = bindStatus(cfg.Status); err != nil {
 		return nil, err
 	}
+	l.metrics = ownedStatus(cfg.Status, l.cfg.Status)
 	defer func() {
 		if err != nil { // a later step failed: release the ports bound so far
-			releaseBound(l.Node, cfg.Status, l.cfg.Status)
+			releaseBound(l.Node, l.metrics)
 		}
 	}()
 	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
@@ -144,6 +146,11 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	}
 	return l, nil
 }
+
+// Close releases the ports of a leecher that will not be run: its peer port, its HTTP
+// output's and a metrics port it opened (a listener passed in StatusOptions stays open).
+// Run releases them itself when it ends.
+func (l *Leecher) Close() error { return releaseBound(l.Node, l.http, l.metrics) }
 
 // StatusAddr is the address of the metrics and status server, or nil.
 func (l *Leecher) StatusAddr() net.Addr { return listenerAddr(l.cfg.Status.Listener) }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
@@ -56,5 +57,64 @@ func TestFailedConstructorsReleasePorts(t *testing.T) {
 			}
 			ln.Close()
 		}
+	}
+}
+
+// TestCloseReleasesPortsOfUnrunNodes: a seeder or leecher constructed and never run gives
+// its ports back on Close (peer, HTTP output and a metrics port it opened), and leaves a
+// metrics listener the caller passed in open.
+func TestCloseReleasesPortsOfUnrunNodes(t *testing.T) {
+	link := "magnet:?xs=urn:btpk:" + strings.Repeat("ab", 32) + "&x.pe=127.0.0.1:1"
+	port := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
+	rebind := func(name string, addrs ...string) {
+		t.Helper()
+		for _, addr := range addrs {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				t.Errorf("%s: port still bound after Close: %v", name, err)
+				continue
+			}
+			ln.Close()
+		}
+	}
+
+	listen, httpAddr, metrics := port(), port(), port()
+	l, err := NewLeecher(LeecherConfig{Link: link, Listen: listen, HTTPListen: httpAddr, Status: StatusOptions{Metrics: metrics}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("leecher Close: %v", err)
+	}
+	rebind("leecher", listen, httpAddr, metrics)
+
+	listen, metrics = port(), port()
+	s, err := NewSeeder(SeederConfig{Source: "http://127.0.0.1:1/index.m3u8", Key: prototest.Key("close"), Listen: listen,
+		Status: StatusOptions{Metrics: metrics}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("seeder Close: %v", err)
+	}
+	rebind("seeder", listen, metrics)
+
+	// A listener the caller passed in is the caller's.
+	given, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer given.Close()
+	listen = port()
+	l, err = NewLeecher(LeecherConfig{Link: link, Listen: listen, Status: StatusOptions{Listener: given}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("leecher Close: %v", err)
+	}
+	rebind("leecher with a given metrics listener", listen)
+	if err := given.(*net.TCPListener).SetDeadline(time.Now().Add(time.Millisecond)); err != nil {
+		t.Errorf("the caller's metrics listener was closed: %v", err)
 	}
 }

@@ -52,6 +52,7 @@ type Seeder struct {
 	Ingest  *seeder.Ingest
 	pub     *nodePublisher
 	link    protocol.Link
+	metrics net.Listener // the metrics listener it opened itself (nil: none, or the caller's)
 	started time.Time
 }
 
@@ -80,9 +81,10 @@ func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	if s.cfg.Status, err = bindStatus(cfg.Status); err != nil {
 		return nil, err
 	}
+	s.metrics = ownedStatus(cfg.Status, s.cfg.Status)
 	defer func() {
 		if err != nil { // a later step failed: release the ports bound so far
-			releaseBound(s.Node, cfg.Status, s.cfg.Status)
+			releaseBound(s.Node, s.metrics)
 		}
 	}()
 	nc := node.Config{
@@ -122,6 +124,11 @@ func advertised(a net.Addr) string {
 	}
 	return ta.String()
 }
+
+// Close releases the ports of a seeder that will not be run: its peer port and a metrics
+// port it opened (a listener passed in StatusOptions stays open). Run releases them itself
+// when it ends.
+func (s *Seeder) Close() error { return releaseBound(s.Node, s.metrics) }
 
 // StatusAddr is the address of the metrics and status server, or nil.
 func (s *Seeder) StatusAddr() net.Addr { return listenerAddr(s.cfg.Status.Listener) }

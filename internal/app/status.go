@@ -89,16 +89,29 @@ func bindStatus(o StatusOptions) (StatusOptions, error) {
 	return o, nil
 }
 
-// releaseBound closes what a seeder or leecher under construction bound when a later step
-// fails: its node's peer listener (n may be nil) and the metrics listener if bindStatus
-// opened it, that is if the caller's options (given) had none.
-func releaseBound(n *node.Node, given, bound StatusOptions) {
+// ownedStatus is the metrics listener bindStatus opened (bound) when the caller's options
+// (given) had none, or nil: a listener the caller passed in stays the caller's to close.
+func ownedStatus(given, bound StatusOptions) net.Listener {
+	if given.Listener == nil {
+		return bound.Listener
+	}
+	return nil
+}
+
+// releaseBound closes what a seeder or leecher bound, for one that will not run (its
+// construction failed, or Close): the node's peer listener (n may be nil) and the
+// listeners in owned (nil entries are skipped).
+func releaseBound(n *node.Node, owned ...net.Listener) error {
+	var errs []error
 	if n != nil {
-		n.Close()
+		errs = append(errs, n.Close())
 	}
-	if bound.Listener != nil && given.Listener == nil {
-		bound.Listener.Close()
+	for _, ln := range owned {
+		if ln != nil {
+			errs = append(errs, ln.Close())
+		}
 	}
+	return errors.Join(errs...)
 }
 
 func listenerAddr(ln net.Listener) net.Addr {
