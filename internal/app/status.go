@@ -128,9 +128,11 @@ func serveStatus(ctx context.Context, o StatusOptions, src status.Source, log *s
 	if o.Listener == nil && o.Line == nil { // bindStatus turned Metrics into Listener
 		return
 	}
+	ctx, stop := context.WithCancel(ctx)
 	m := status.NewMonitor(src, 0)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer stop()
 	wg.Add(1)
 	go func() { defer wg.Done(); m.Run(ctx) }()
 	if o.Line != nil {
@@ -138,8 +140,12 @@ func serveStatus(ctx context.Context, o StatusOptions, src status.Source, log *s
 		go func() { defer wg.Done(); status.RunLine(ctx, o.Line, m, time.Second) }()
 	}
 	if o.Listener != nil {
-		if err := status.Serve(ctx, o.Listener, status.NewHandler(m)); err != nil && !errors.Is(err, context.Canceled) {
+		err := status.Serve(ctx, o.Listener, status.NewHandler(m))
+		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("status server", "err", err)
+		}
+		if o.Line == nil {
+			return // nothing left that reads the monitor
 		}
 	}
 	<-ctx.Done()
