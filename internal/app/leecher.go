@@ -117,10 +117,9 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Leecher{cfg: cfg, link: link, log: cfg.Logger, started: time.Now()}
-	if l.cfg.Status, err = bindStatus(cfg.Status); err != nil {
+	if l.cfg.Status, l.metrics, err = bindStatus(cfg.Status); err != nil {
 		return nil, err
 	}
-	l.metrics = ownedStatus(cfg.Status, l.cfg.Status)
 	defer func() {
 		if err != nil { // a later step failed: release the ports bound so far
 			releaseBound(l.Node, l.metrics)

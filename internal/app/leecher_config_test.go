@@ -1,7 +1,6 @@
 package app
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -10,7 +9,6 @@ import (
 // the connection limit are configuration errors; the target's default follows a lower
 // connection limit instead of exceeding it.
 func TestLeecherConfigBounds(t *testing.T) {
-	link := "magnet:?xs=urn:btpk:" + strings.Repeat("ab", 32) + "&x.pe=127.0.0.1:1"
 	for _, c := range []struct {
 		cfg  LeecherConfig
 		fail bool
@@ -23,7 +21,7 @@ func TestLeecherConfigBounds(t *testing.T) {
 		{LeecherConfig{Limits: Limits{MaxPeers: 20}, TargetPeers: 30}, true},
 		{LeecherConfig{Limits: Limits{MaxPeers: 20}}, false},
 	} {
-		c.cfg.Link = link
+		c.cfg.Link = unreachableLink
 		_, err := NewLeecher(c.cfg)
 		if (err != nil) != c.fail {
 			t.Errorf("latency %v, target peers %d, max peers %d: error %v, want failure %v",

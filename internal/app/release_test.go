@@ -3,12 +3,31 @@ package app
 import (
 	"fmt"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
+
+// unreachableLink is a valid link whose only peer nobody listens on: enough to construct a
+// leecher that is never run.
+const unreachableLink = "magnet:?xs=urn:btpk:abababababababababababababababababababababababababababababababab&x.pe=127.0.0.1:1"
+
+// freeAddr is a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
+
+// checkReleased fails the test for each address that cannot be bound again.
+func checkReleased(t *testing.T, what string, addrs ...string) {
+	t.Helper()
+	for _, addr := range addrs {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("%s: port still bound: %v", what, err)
+			continue
+		}
+		ln.Close()
+	}
+}
 
 // TestFailedConstructorsReleasePorts: a seeder or leecher whose construction fails after it
 // bound its peer or metrics port (a busy HTTP port, a bad source) closes what it bound, so a
@@ -19,19 +38,18 @@ func TestFailedConstructorsReleasePorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	link := "magnet:?xs=urn:btpk:" + strings.Repeat("ab", 32) + "&x.pe=127.0.0.1:1"
 	key := prototest.Key("release")
 	for _, c := range []struct {
 		name string
 		make func(listen, metrics string) error
 	}{
 		{"leecher, HTTP port busy", func(listen, metrics string) error {
-			_, err := NewLeecher(LeecherConfig{Link: link, Listen: listen, HTTPListen: busy.Addr().String(),
+			_, err := NewLeecher(LeecherConfig{Link: unreachableLink, Listen: listen, HTTPListen: busy.Addr().String(),
 				Status: StatusOptions{Metrics: metrics}})
 			return err
 		}},
 		{"leecher, peer port busy", func(_, metrics string) error {
-			_, err := NewLeecher(LeecherConfig{Link: link, Listen: busy.Addr().String(), Status: StatusOptions{Metrics: metrics}})
+			_, err := NewLeecher(LeecherConfig{Link: unreachableLink, Listen: busy.Addr().String(), Status: StatusOptions{Metrics: metrics}})
 			return err
 		}},
 		{"seeder, source without a host", func(listen, metrics string) error {
@@ -45,18 +63,11 @@ func TestFailedConstructorsReleasePorts(t *testing.T) {
 			return err
 		}},
 	} {
-		listen, metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		listen, metrics := freeAddr(t), freeAddr(t)
 		if err := c.make(listen, metrics); err == nil {
 			t.Fatalf("%s: constructed, want an error", c.name)
 		}
-		for _, addr := range []string{listen, metrics} {
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				t.Errorf("%s: port still bound after the error: %v", c.name, err)
-				continue
-			}
-			ln.Close()
-		}
+		checkReleased(t, c.name+", after the error", listen, metrics)
 	}
 }
 
@@ -64,31 +75,17 @@ func TestFailedConstructorsReleasePorts(t *testing.T) {
 // its ports back on Close (peer, HTTP output and a metrics port it opened), and leaves a
 // metrics listener the caller passed in open.
 func TestCloseReleasesPortsOfUnrunNodes(t *testing.T) {
-	link := "magnet:?xs=urn:btpk:" + strings.Repeat("ab", 32) + "&x.pe=127.0.0.1:1"
-	port := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
-	rebind := func(name string, addrs ...string) {
-		t.Helper()
-		for _, addr := range addrs {
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				t.Errorf("%s: port still bound after Close: %v", name, err)
-				continue
-			}
-			ln.Close()
-		}
-	}
-
-	listen, httpAddr, metrics := port(), port(), port()
-	l, err := NewLeecher(LeecherConfig{Link: link, Listen: listen, HTTPListen: httpAddr, Status: StatusOptions{Metrics: metrics}})
+	listen, httpAddr, metrics := freeAddr(t), freeAddr(t), freeAddr(t)
+	l, err := NewLeecher(LeecherConfig{Link: unreachableLink, Listen: listen, HTTPListen: httpAddr, Status: StatusOptions{Metrics: metrics}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("leecher Close: %v", err)
 	}
-	rebind("leecher", listen, httpAddr, metrics)
+	checkReleased(t, "leecher after Close", listen, httpAddr, metrics)
 
-	listen, metrics = port(), port()
+	listen, metrics = freeAddr(t), freeAddr(t)
 	s, err := NewSeeder(SeederConfig{Source: "http://127.0.0.1:1/index.m3u8", Key: prototest.Key("close"), Listen: listen,
 		Status: StatusOptions{Metrics: metrics}})
 	if err != nil {
@@ -97,7 +94,7 @@ func TestCloseReleasesPortsOfUnrunNodes(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Errorf("seeder Close: %v", err)
 	}
-	rebind("seeder", listen, metrics)
+	checkReleased(t, "seeder after Close", listen, metrics)
 
 	// A listener the caller passed in is the caller's.
 	given, err := net.Listen("tcp", "127.0.0.1:0")
@@ -105,15 +102,15 @@ func TestCloseReleasesPortsOfUnrunNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer given.Close()
-	listen = port()
-	l, err = NewLeecher(LeecherConfig{Link: link, Listen: listen, Status: StatusOptions{Listener: given}})
+	listen = freeAddr(t)
+	l, err = NewLeecher(LeecherConfig{Link: unreachableLink, Listen: listen, Status: StatusOptions{Listener: given}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("leecher Close: %v", err)
 	}
-	rebind("leecher with a given metrics listener", listen)
+	checkReleased(t, "leecher with a given metrics listener after Close", listen)
 	if err := given.(*net.TCPListener).SetDeadline(time.Now().Add(time.Millisecond)); err != nil {
 		t.Errorf("the caller's metrics listener was closed: %v", err)
 	}

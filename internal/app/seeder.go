@@ -78,10 +78,9 @@ func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	}
 	stream := protocol.StreamOf(cfg.Key, cfg.Salt)
 	s := &Seeder{cfg: cfg, log: cfg.Logger, started: time.Now()}
-	if s.cfg.Status, err = bindStatus(cfg.Status); err != nil {
+	if s.cfg.Status, s.metrics, err = bindStatus(cfg.Status); err != nil {
 		return nil, err
 	}
-	s.metrics = ownedStatus(cfg.Status, s.cfg.Status)
 	defer func() {
 		if err != nil { // a later step failed: release the ports bound so far
 			releaseBound(s.Node, s.metrics)

@@ -78,24 +78,18 @@ func (l *Leecher) Snapshot(ctx context.Context) (status.Snapshot, error) {
 }
 
 // bindStatus opens the metrics listener early, so a bad address is a configuration error.
-func bindStatus(o StatusOptions) (StatusOptions, error) {
+// It returns the options with the listener set, and that listener again as owned when it
+// opened it (nil when the caller passed one in, which stays the caller's to close).
+func bindStatus(o StatusOptions) (_ StatusOptions, owned net.Listener, _ error) {
 	if o.Metrics != "" && o.Listener == nil {
 		ln, err := net.Listen("tcp", o.Metrics)
 		if err != nil {
-			return o, fmt.Errorf("metrics listen: %w", err)
+			return o, nil, fmt.Errorf("metrics listen: %w", err)
 		}
 		o.Listener = ln
+		return o, ln, nil
 	}
-	return o, nil
-}
-
-// ownedStatus is the metrics listener bindStatus opened (bound) when the caller's options
-// (given) had none, or nil: a listener the caller passed in stays the caller's to close.
-func ownedStatus(given, bound StatusOptions) net.Listener {
-	if given.Listener == nil {
-		return bound.Listener
-	}
-	return nil
+	return o, nil, nil
 }
 
 // releaseBound closes what a seeder or leecher bound, for one that will not run (its
