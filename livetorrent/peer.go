@@ -134,14 +134,23 @@ func (q *fifo) pop() protocol.BlockRef {
 
 // remove deletes the first entry for r.
 func (q *fifo) remove(r protocol.BlockRef) bool {
+	i := q.index(r)
+	if i < 0 {
+		return false
+	}
+	copy(q.buf[i:], q.buf[i+1:])
+	q.buf = q.buf[:len(q.buf)-1]
+	return true
+}
+
+// index returns the position in buf of the first entry for r, or -1.
+func (q *fifo) index(r protocol.BlockRef) int {
 	for i := q.head; i < len(q.buf); i++ {
 		if q.buf[i].ref == r {
-			copy(q.buf[i:], q.buf[i+1:])
-			q.buf = q.buf[:len(q.buf)-1]
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 func (s *Swarm) onPeerUp(e PeerUp) {

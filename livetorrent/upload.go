@@ -104,6 +104,9 @@ type chokeState struct {
 
 // onRequest validates a peer's request against our state and queues it, or rejects it.
 func (s *Swarm) onRequest(p *peer, r protocol.BlockRef) {
+	if p.queue.index(r) >= 0 {
+		return // identical to one still queued: ignored (spec 8.6), not served twice
+	}
 	reason, ok := s.admitRequest(p, r)
 	if !ok {
 		s.reject(p, r, reason)
@@ -122,9 +125,11 @@ func (s *Swarm) admitRequest(p *peer, r protocol.BlockRef) (protocol.RejectReaso
 	if s.desc == nil {
 		return protocol.RejectNotHeld, false
 	}
-	if !s.st.window().Contains(r.Piece) {
+	if r.Piece < s.st.window().First {
 		return protocol.RejectOutOfWindow, false
 	}
+	// Above the window no record covers the piece (yet): not held, so the requester waits
+	// for a HAVE instead of forgetting the piece for this peer.
 	g := s.st.find(r.Piece)
 	if g == nil {
 		return protocol.RejectNotHeld, false

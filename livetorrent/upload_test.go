@@ -90,7 +90,7 @@ func TestRequestValidation(t *testing.T) {
 		want protocol.RejectReason
 	}{
 		{req(999, 0, protocol.BlockSize), protocol.RejectOutOfWindow},
-		{req(1003, 0, protocol.BlockSize), protocol.RejectOutOfWindow},
+		{req(1003, 0, protocol.BlockSize), protocol.RejectNotHeld}, // above the window
 		{req(1002, 0, protocol.BlockSize), protocol.RejectInvalid}, // last piece is short
 		{req(1001, protocol.BlockSize*2, protocol.BlockSize), protocol.RejectInvalid},
 	} {
@@ -104,6 +104,11 @@ func TestRequestValidation(t *testing.T) {
 		t.Fatalf("want one DATA, got %v", acts)
 	}
 	h.recv(2, req(1000, protocol.BlockSize, protocol.BlockSize))
+	// A request identical to a queued one is ignored: no second DATA, no REJECT, and it
+	// takes no place in the queue.
+	if acts := h.recv(2, req(1000, protocol.BlockSize, protocol.BlockSize)); len(acts) != 0 {
+		t.Fatalf("duplicate of a queued request: %v", acts)
+	}
 	h.recv(2, req(1001, 0, protocol.BlockSize))
 	h.recv(2, req(1001, protocol.BlockSize, protocol.BlockSize))
 	h.expectReject(2, protocol.RejectQueueFull)
