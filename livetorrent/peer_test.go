@@ -266,3 +266,42 @@ func TestPruneIdlePeers(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerEndsOutstandingBeforeVoided: a request in flight when the peer choked us can
+// reach it after it unchoked us again; it then ignores our identical re-request (spec 8.6)
+// and answers once. That answer must end the outstanding request, not the voided one, or
+// the outstanding one would hold a pipeline slot until its timeout.
+func TestAnswerEndsOutstandingBeforeVoided(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, MaxPipeline: 4}, 1, 1, 70_000)
+	seg := segs[0]
+	h.recv(1, protocol.Have{First: seg.rec.FirstPiece, Count: uint32(len(seg.rec.Hashes))})
+	h.ctl(1, Unchoke)
+	first := h.requests()[1]
+	if len(first) == 0 {
+		t.Fatalf("no requests after unchoke: %v", h.sent())
+	}
+	h.ctl(1, Choke) // voids them; no CANCEL goes out
+	if got := h.requests(); len(got) != 0 {
+		t.Fatalf("requests while choked: %v", got)
+	}
+	h.ctl(1, Unchoke)
+	again := h.requests()[1]
+	if len(again) == 0 || again[0] != first[0] {
+		t.Fatalf("re-requests %v, want the voided %v again first", again, first)
+	}
+	ref := again[0]
+	h.recv(1, seg.block(ref.Piece, ref.Offset))
+	if _, ok := h.closed(1); ok {
+		t.Fatalf("closed: %v", h.sent())
+	}
+	p := h.sw.peerFor(1)
+	if k := p.findSent(ref.Piece, ref.Offset); k >= 0 && !p.sent[k].cancelled {
+		t.Fatalf("the answer left the re-request %v outstanding", ref)
+	}
+	// The same DATA again (a server that served both) matches the voided request: not
+	// unrequested.
+	h.recv(1, seg.block(ref.Piece, ref.Offset))
+	if n := p.unrequested; n != 0 {
+		t.Fatalf("second answer counted as %d unrequested bytes", n)
+	}
+}

@@ -352,13 +352,24 @@ func (s *Swarm) sendRequest(p *peer, pc *partial, b int, ref protocol.BlockRef, 
 	s.send(p, protocol.Request{BlockRef: ref})
 }
 
+// findSent returns the index in sent of our request for the block, the outstanding one if
+// there is one, else a voided one (cancelled, or ended by CHOKE or WINDOW), else -1. Both
+// can exist: a request in flight when the peer choked may reach it after it unchoked us,
+// and it ignores our identical re-request while that one is queued (spec 8.6), so its one
+// answer serves the outstanding request.
 func (p *peer) findSent(piece uint64, off uint32) int {
+	voided := -1
 	for k := range p.sent {
 		if p.sent[k].ref.Piece == piece && p.sent[k].ref.Offset == off {
-			return k
+			if !p.sent[k].cancelled {
+				return k
+			}
+			if voided < 0 {
+				voided = k
+			}
 		}
 	}
-	return -1
+	return voided
 }
 
 // deactivate accounts for an answered or withdrawn request of n bytes.
