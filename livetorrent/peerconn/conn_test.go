@@ -180,6 +180,23 @@ func TestExtensionWithoutLiveRefused(t *testing.T) {
 	}
 }
 
+// TestKeepAliveBeforeExtHandshake: keep-alives may precede the extended handshake (spec
+// 4.7, EXT_AWAITED); they are skipped, not taken for a first message of the wrong kind.
+func TestKeepAliveBeforeExtHandshake(t *testing.T) {
+	a, b := pipe(t)
+	me := hello(1)
+	a.Write(protocol.NewHandshake(me.InfoHash, me.PeerID, false).Append(nil))
+	a.Write(make([]byte, 3*4)) // three keep-alives
+	a.Write(protocol.AppendExtHandshakeFrame(nil, me.Ext))
+	_, r, err := Accept(b, func(protocol.InfoHash) (Hello, bool) { return hello(2), true }, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatalf("accept after keep-alives: %v", err)
+	}
+	if r.PeerID != me.PeerID || r.Ext.Client != "test" {
+		t.Fatalf("remote %+v", r)
+	}
+}
+
 func TestUnknownSwarmRefusedSilently(t *testing.T) {
 	a, b := pipe(t)
 	errc := refusal(t, b)

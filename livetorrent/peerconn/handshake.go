@@ -112,12 +112,19 @@ func finish(c net.Conn, me Hello, theirs protocol.Handshake) (Remote, error) {
 		return Remote{}, fmt.Errorf("send extended handshake: %w", err)
 	}
 	var prefix [4]byte
-	if _, err := io.ReadFull(c, prefix[:]); err != nil {
-		return Remote{}, fmt.Errorf("read extended handshake: %w", err)
-	}
-	n, err := protocol.ParseFrameLen(prefix[:])
-	if err != nil {
-		return Remote{}, err
+	var n int
+	for {
+		// Keep-alives may come first (spec 4.7); the handshake deadline bounds them.
+		if _, err := io.ReadFull(c, prefix[:]); err != nil {
+			return Remote{}, fmt.Errorf("read extended handshake: %w", err)
+		}
+		var err error
+		if n, err = protocol.ParseFrameLen(prefix[:]); err != nil {
+			return Remote{}, err
+		}
+		if n > 0 {
+			break
+		}
 	}
 	if n < 2 || n > 2+protocol.MaxExtHandshakeLen {
 		return Remote{}, fmt.Errorf("%w: first message of %d bytes is not an extended handshake", ErrNotLive, n)
