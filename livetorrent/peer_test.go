@@ -67,12 +67,24 @@ func TestBadRecordBans(t *testing.T) {
 	if a, ok := h.closed(1); !ok || !a.Ban || !errors.Is(a.Err, ErrBadSignature) {
 		t.Fatalf("want close+ban, got %v", h.sent())
 	}
-	// A record that fails its field checks (here: does not even parse) is as bad as a
-	// forged one (spec section 10.2): close and ban.
+	// A record that does not decode closes without a ban (spec 7.10 step 3); one that
+	// decodes but fails its field checks is as bad as a forged one (step 8): close and ban.
 	h.up(2)
 	h.recv(2, protocol.RecordMsg{Raw: []byte("LTR1 but nothing else")})
-	if a, ok := h.closed(2); !ok || !a.Ban || !errors.Is(a.Err, ErrProtocol) {
-		t.Fatalf("want close+ban, got %v", h.sent())
+	if a, ok := h.closed(2); !ok || a.Ban || !errors.Is(a.Err, ErrProtocol) {
+		t.Fatalf("undecodable record: want close without ban, got %v", h.sent())
+	}
+	h.up(4)
+	bad := seg.rec
+	bad.Duration = 0 // a media record without a duration
+	h.recv(4, protocol.RecordMsg{Raw: bad.Append(nil)})
+	if a, ok := h.closed(4); !ok || !a.Ban || !errors.Is(a.Err, ErrProtocol) {
+		t.Fatalf("record breaking a field rule: want close+ban, got %v", h.sent())
+	}
+	h.up(5)
+	h.recv(5, protocol.DescriptorMsg{Raw: []byte("LTD1")})
+	if a, ok := h.closed(5); !ok || a.Ban {
+		t.Fatalf("undecodable descriptor: want close without ban, got %v", h.sent())
 	}
 	// A descriptor signed by another key: close and ban.
 	h.up(3)

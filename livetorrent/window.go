@@ -24,7 +24,9 @@ func (s *Swarm) onDescriptor(p *peer, raw []byte) {
 	}
 	d, err := protocol.ParseDescriptor(raw)
 	if err != nil {
-		s.closePeer(p, true, ErrProtocol, "descriptor: %v", err)
+		// Spec 7.6 step 2: undecodable bytes close; decoded ones that break a field rule
+		// could only come from a forger or a faulty relay, and ban.
+		s.closePeer(p, protocol.IsFieldRule(err), ErrProtocol, "descriptor: %v", err)
 		return
 	}
 	if err := d.VerifyFor(s.cfg.Stream); err != nil {
@@ -86,8 +88,10 @@ func (s *Swarm) onRecord(p *peer, raw []byte) {
 	}
 	rec, err := protocol.ParseRecord(raw)
 	if err != nil {
-		// Spec section 10.2: a record that fails its field checks is as bad as a forged one.
-		s.closePeer(p, true, ErrProtocol, "record: %v", err)
+		// Spec 7.10: undecodable bytes close (step 3); a record that decodes but fails its
+		// field checks is as bad as a forged one and bans (step 8, checks 3 and 7 of 7.9,
+		// made while decoding).
+		s.closePeer(p, protocol.IsFieldRule(err), ErrProtocol, "record: %v", err)
 		return
 	}
 	// Identical copies of a stored record are the common case (every neighbour relays it):

@@ -238,7 +238,7 @@ func ParseDescriptor(b []byte) (Descriptor, error) {
 		return Descriptor{}, err
 	}
 	if err := d.check(); err != nil {
-		return Descriptor{}, err
+		return Descriptor{}, asRule(err)
 	}
 	return d, nil
 }

@@ -32,6 +32,10 @@ type FieldError struct {
 	Field  string // e.g. "record.piece count"
 	Err    error  // one of the category errors above
 	Detail string // human-readable specifics, may be empty
+	// Rule: the bytes decoded, and a field rule failed (a descriptor's field rules, spec
+	// 7.5 step 4; a record's checks 3 and 7 of 7.9, made while decoding). Receivers ban
+	// for these, and close for a decoding failure, which a peer can cause without a forger.
+	Rule bool
 }
 
 func (e *FieldError) Error() string {
@@ -42,6 +46,22 @@ func (e *FieldError) Error() string {
 }
 
 func (e *FieldError) Unwrap() error { return e.Err }
+
+// IsFieldRule reports whether err is a field rule failure of decoded bytes (see
+// FieldError.Rule) rather than a decoding failure.
+func IsFieldRule(err error) bool {
+	var fe *FieldError
+	return errors.As(err, &fe) && fe.Rule
+}
+
+// asRule marks a field check's error as a rule failure.
+func asRule(err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		fe.Rule = true
+	}
+	return err
+}
 
 func fieldErr(field string, err error, format string, args ...any) *FieldError {
 	d := format

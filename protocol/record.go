@@ -240,7 +240,7 @@ func ParseRecord(b []byte) (Record, error) {
 		return Record{}, err
 	}
 	if err := r.checkSelf(); err != nil {
-		return Record{}, err
+		return Record{}, asRule(err)
 	}
 	return r, nil
 }

@@ -91,15 +91,24 @@ func TestSignedTruncation(t *testing.T) {
 			if err == nil {
 				t.Fatalf("%s: prefix of %d bytes parsed", name, i)
 			}
+			if protocol.IsFieldRule(err) {
+				t.Fatalf("%s: prefix of %d bytes is a field rule failure, not a decoding one: %v", name, i, err)
+			}
 		}
 		if name == "descriptor" {
 			_, err := protocol.ParseDescriptor(append(bytes.Clone(b), 0))
 			if !errors.Is(err, protocol.ErrInvalid) {
 				t.Fatalf("descriptor with a trailing byte: %v", err)
 			}
-		} else if _, err := protocol.ParseRecord(append(bytes.Clone(b), 0)); !errors.Is(err, protocol.ErrInvalid) {
+		} else if _, err := protocol.ParseRecord(append(bytes.Clone(b), 0)); !errors.Is(err, protocol.ErrInvalid) || protocol.IsFieldRule(err) {
 			t.Fatalf("record with a trailing byte: %v", err)
 		}
+	}
+	// Decoded bytes that break a field rule are told apart from undecodable ones:
+	// receivers ban for the first and close for the second (spec 7.6, 7.10).
+	r.Duration = 0
+	if _, err := protocol.ParseRecord(r.Append(nil)); !errors.Is(err, protocol.ErrInvalid) || !protocol.IsFieldRule(err) {
+		t.Fatalf("media record without a duration: %v (rule %v)", err, protocol.IsFieldRule(err))
 	}
 }
 
