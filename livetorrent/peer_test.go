@@ -317,3 +317,27 @@ func TestAnswerEndsOutstandingBeforeVoided(t *testing.T) {
 		t.Fatalf("second answer counted as %d unrequested bytes", n)
 	}
 }
+
+// TestDataAfterWindowNotUnrequested: a peer may write its WINDOW ahead of DATA it had
+// queued (spec 5.1); DATA for a request that WINDOW voided is not unrequested (8.9 rule 2).
+func TestDataAfterWindowNotUnrequested(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, MaxPipeline: 4}, 1, 2, 70_000)
+	h.recv(1, protocol.Have{First: 1000, Count: 15})
+	h.ctl(1, Unchoke)
+	reqs := h.requests()[1]
+	if len(reqs) == 0 || reqs[0].Piece != segs[0].rec.FirstPiece {
+		t.Fatalf("requests %v, want the first segment's first", reqs)
+	}
+	h.recv(1, protocol.Window{First: segs[1].rec.FirstPiece, End: segs[1].rec.EndPiece()})
+	for _, r := range reqs {
+		if r.Piece < segs[1].rec.FirstPiece {
+			h.recv(1, segs[0].block(r.Piece, r.Offset))
+		}
+	}
+	if _, ok := h.closed(1); ok {
+		t.Fatalf("closed: %v", h.sent())
+	}
+	if n := h.sw.peerFor(1).unrequested; n != 0 {
+		t.Fatalf("DATA voided by WINDOW counted as %d unrequested bytes", n)
+	}
+}
