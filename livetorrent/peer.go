@@ -185,7 +185,10 @@ func (s *Swarm) onPeerUp(e PeerUp) {
 	s.sendInitialState(p)
 }
 
-const maxInitialRecords = 255
+// maxInitialRecords bounds the records of the initial exchange: with the descriptor, well
+// within the receiver's burst of 256 (spec 4.5, 10.3), leaving room for the records relayed
+// in the first second after it.
+const maxInitialRecords = 240
 
 // sendInitialState tells a new peer what we hold: descriptor, records (oldest first),
 // window and HAVE ranges.
@@ -197,8 +200,9 @@ func (s *Swarm) sendInitialState(p *peer) {
 		s.send(p, protocol.DescriptorMsg{Raw: s.descRaw})
 		p.dseq = s.desc.Seq
 	}
-	// Receivers allow a burst of 256 records and descriptors (spec section 10): send at most
-	// the newest 255 records, oldest first. Long windows keep older segments to themselves.
+	// Receivers allow a burst of 256 records and descriptors (spec section 10): send the
+	// newest maxInitialRecords records, oldest first. Long windows keep older segments to
+	// themselves, and announce no pieces of them (a HAVE needs the record sent first).
 	segs := s.st.segs
 	if len(segs) > maxInitialRecords {
 		segs = segs[len(segs)-maxInitialRecords:]
@@ -214,17 +218,19 @@ func (s *Swarm) sendInitialState(p *peer) {
 	if len(s.st.segs) == 0 {
 		return
 	}
+	from := s.st.segs[len(s.st.segs)-min(len(s.st.segs), maxInitialRecords)].rec.FirstPiece
 	w := s.st.window()
 	s.send(p, w)
 	s.windowSentFrom = max(s.windowSentFrom, w.First)
 	if s.cfg.Role == RolePublisher {
+		p.publicTo = from // older records are not sent: their pieces are not announced
 		s.pubAnnouncePublic(p)
 		return
 	}
 	if leaf {
 		return
 	}
-	s.st.heldRuns(w.First, w.End, func(first, end uint64) {
+	s.st.heldRuns(from, w.End, func(first, end uint64) {
 		s.send(p, protocol.Have{First: first, Count: uint32(end - first)})
 	})
 }
