@@ -129,6 +129,24 @@ func TestRecordFreshness(t *testing.T) {
 	if st := h.sw.Stats(); st.ConflictingRecords != 1 || st.RecordsAccepted != 1 {
 		t.Fatalf("conflict not detected: %+v", st)
 	}
+	// The stream pauses; its publisher restarts with numbering far ahead. While the old
+	// records are kept the jump is ignored; once they have aged out (window + skew
+	// allowance after their arrival) the new numbering is accepted (spec 7.10).
+	h.advance(time.Minute)
+	resumed := h.segment(105, 1020+protocol.MaxWindowPieces+200, 1000)
+	h.recv(1, protocol.RecordMsg{Raw: resumed.raw})
+	if st := h.sw.Stats(); st.RecordsAccepted != 1 {
+		t.Fatalf("a jump of more than 2^20 pieces accepted while the old records are kept: %+v", st)
+	}
+	h.advance(31 * time.Second)
+	if w := h.sw.Stats(); w.WindowEnd != w.WindowFirst {
+		t.Fatalf("records older than window + 60 s kept: window [%d, %d)", w.WindowFirst, w.WindowEnd)
+	}
+	resumed = h.segment(105, 1020+protocol.MaxWindowPieces+200, 1000)
+	h.recv(1, protocol.RecordMsg{Raw: resumed.raw})
+	if st := h.sw.Stats(); st.RecordsAccepted != 2 {
+		t.Fatalf("the resumed stream's record ignored after the old ones aged out: %+v", st)
+	}
 }
 
 // TestUnrequestedDataCloses: DATA nobody asked for is counted; beyond 1 MiB the peer is
@@ -339,5 +357,26 @@ func TestDataAfterWindowNotUnrequested(t *testing.T) {
 	}
 	if n := h.sw.peerFor(1).unrequested; n != 0 {
 		t.Fatalf("DATA voided by WINDOW counted as %d unrequested bytes", n)
+	}
+}
+
+// TestOlderRecordBelowAdvertisedWindow: an older record arriving after newer ones is kept
+// until we have advertised our window, and ignored below the first piece advertised, which
+// never moves back (spec 7.10 step 4, 8.4).
+func TestOlderRecordBelowAdvertisedWindow(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	for _, first := range []uint64{1020, 1010} {
+		h.recv(1, protocol.RecordMsg{Raw: h.segment(first/10, first, 1000).raw})
+	}
+	if st := h.sw.Stats(); st.RecordsAccepted != 2 || st.WindowFirst != 1010 {
+		t.Fatalf("before any WINDOW: accepted %d, window first %d; want 2 and 1010", st.RecordsAccepted, st.WindowFirst)
+	}
+	h.up(2) // the initial exchange advertises [1010, 1021)
+	h.expectSent(2, "send 2 WINDOW 1010-1021")
+	h.recv(1, protocol.RecordMsg{Raw: h.segment(100, 1000, 1000).raw})
+	if st := h.sw.Stats(); st.RecordsAccepted != 2 || st.WindowFirst != 1010 {
+		t.Fatalf("after WINDOW: accepted %d, window first %d; want 2 and 1010", st.RecordsAccepted, st.WindowFirst)
 	}
 }

@@ -120,13 +120,18 @@ func (s *Swarm) onRecord(p *peer, raw []byte) {
 // staleRecord applies the freshness and replay rules; a non-empty result means ignore.
 func (s *Swarm) staleRecord(r *protocol.Record) string {
 	switch {
-	case r.EndPiece() <= s.st.evictedTo:
+	case r.EndPiece() <= max(s.st.evictedTo, s.windowSentFrom):
+		// Below what we discarded or advertised as our window's first piece (which never
+		// moves back, spec 8.4). An older record that comes before we advertised a window
+		// (while tuning in from several peers) is kept.
 		return "below window"
 	case r.Published.Before(s.now.Add(-s.times.window - maxClockSkew)):
 		return "replayed: published too long ago"
 	case r.Published.After(s.now.Add(maxClockSkew)):
 		return "published in the future"
-	case s.st.highest > 0 && r.FirstPiece > s.st.highest+protocol.MaxWindowPieces:
+	case len(s.st.ends) > 0 && r.FirstPiece > s.st.ends[len(s.st.ends)-1]+protocol.MaxWindowPieces:
+		// Measured from the records we keep, not every one ever seen: once a paused
+		// stream's records have aged out, a restarted publisher's numbering is accepted.
 		return "too far ahead"
 	}
 	return ""
@@ -174,14 +179,18 @@ func (s *Swarm) relayRecord(g *segment) {
 	}
 }
 
-// evict drops segments that fell more than the window duration behind the live edge, by
-// local arrival time. Only a prefix is ever dropped, so our window's first piece only
-// advances.
+// evict drops segments that fell more than the window duration behind the live edge, and
+// those that arrived longer than the window and the clock skew allowance ago (a paused
+// stream's: spec 7.10 allows it, and it lets a restarted numbering in), by local arrival
+// time. Only a prefix is ever dropped, so our window's first piece only advances.
 func (s *Swarm) evict() {
 	if s.desc == nil {
 		return
 	}
 	cutoff := s.st.newest.Add(-s.times.window)
+	if aged := s.now.Add(-s.times.window - maxClockSkew); aged.After(cutoff) {
+		cutoff = aged
+	}
 	for len(s.st.segs) > 0 && s.st.segs[0].arrival.Before(cutoff) {
 		s.evictFirst()
 	}
