@@ -38,6 +38,12 @@ type Config struct {
 	Salt []byte
 	// Name is the stream's display name in the signed descriptor (UTF-8, ≤ 256 bytes).
 	Name string
+	// PieceFile, when set, keeps the stream's piece numbering across restarts (LoadPieceFile,
+	// SavePieceFile): a restart resumes just past the previous run's numbers, so viewers
+	// still holding its records accept the new ones at once. Without it a restart numbers
+	// from the clock, a jump that viewers accept only once the previous run's records have
+	// aged out of their window (spec 15.4). One file per stream (key and salt).
+	PieceFile string
 	// PieceSize is a power of two in 16384..1048576 (default 32768). It must stay the same
 	// for the lifetime of a stream (all restarts with the same key and salt).
 	PieceSize uint32

@@ -225,6 +225,14 @@ func (in *Ingest) ensureDescriptor(pl *mediaPlaylist) error {
 	if err != nil {
 		return err
 	}
+	if path := in.cfg.PieceFile; path != "" {
+		resume, err := LoadPieceFile(path)
+		if err != nil {
+			return err
+		}
+		pack.SetReservation(resume, func(upTo uint64) error { return SavePieceFile(path, upTo) })
+		in.log.Info("piece numbering", "file", path, "resume_at", resume)
+	}
 	in.desc, in.pack = d, pack
 	in.mu.Lock()
 	in.pdesc = d

@@ -47,6 +47,12 @@ type Packager struct {
 	refresh   time.Duration
 	next      uint64 // lowest piece number not yet allocated
 	init      *publishedInit
+
+	// Piece numbering across restarts (SetReservation): resume is where a previous run's
+	// numbers ended, at most; save persists a new bound before numbers below it are used.
+	resume   uint64
+	reserved uint64
+	save     func(upTo uint64) error
 }
 
 // publishedInit is the init segment media records currently refer to.
@@ -70,10 +76,21 @@ func NewPackager(priv ed25519.PrivateKey, desc *protocol.Descriptor, rendition u
 	return &Packager{priv: priv, desc: desc, rendition: rendition, refresh: initRefresh}, nil
 }
 
+// SetReservation makes the packager keep its numbering across restarts (spec 15.4): the
+// first allocation starts at resume (when not 0), the bound a previous run saved, and save is
+// called with a new bound, ahead of the numbers in use, before any number at or above the
+// last bound is allocated. A failed save fails the allocation.
+func (p *Packager) SetReservation(resume uint64, save func(upTo uint64) error) {
+	p.resume, p.save = resume, save
+}
+
 // allocate reserves n consecutive pieces.
 //
-// Piece numbers must never be reused for the lifetime of a stream, and a restarted seeder
-// remembers nothing of the previous run. So the first allocation of a run starts at
+// Piece numbers must never be reused for the lifetime of a stream. With a saved
+// reservation (SetReservation) a restart resumes where the previous run's reservation
+// ended: no reuse, and a jump small enough that viewers still holding the previous run's
+// records accept the new ones. Without one, a restarted seeder remembers nothing of the
+// previous run. So the first allocation of a run starts at
 // max(last+1, now in Unix milliseconds), with last unknown (0) after a restart, and later
 // ones follow on directly. The clock is the memory: a previous run with the same key
 // allocated consecutively from its own start time, so it could only have reached numbers
@@ -85,13 +102,25 @@ func NewPackager(priv ed25519.PrivateKey, desc *protocol.Descriptor, rendition u
 // million years away.
 func (p *Packager) allocate(n int, now time.Time) (uint64, error) {
 	first := p.next
-	if first == 0 {
+	switch {
+	case first > 0:
+	case p.resume > 0:
+		first = p.resume
+	default:
 		first = uint64(max(now.UnixMilli(), 1))
 	}
 	if first >= protocol.PieceLimit || protocol.PieceLimit-first < uint64(n) {
 		return 0, errors.New("seeder: piece space exhausted")
 	}
-	p.next = first + uint64(n)
+	end := first + uint64(n)
+	if p.save != nil && end > p.reserved {
+		upTo := min(end+pieceReserveAhead, protocol.PieceLimit)
+		if err := p.save(upTo); err != nil {
+			return 0, fmt.Errorf("seeder: saving the piece reservation: %w", err)
+		}
+		p.reserved = upTo
+	}
+	p.next = end
 	return first, nil
 }
 

@@ -38,6 +38,7 @@ Flags go before SOURCE. Exit codes: 0 stopped, 1 failure, 2 usage, 3 configurati
 		Writer: stdout, ErrWriter: stderr,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "key", Value: "seeder.key", Usage: "publisher key file (PEM PKCS#8 Ed25519), created with mode 0600 if missing", EnvVars: []string{env + "KEY"}},
+			&cli.StringFlag{Name: "piece-file", Usage: "file that keeps the stream's piece numbering across restarts, so viewers accept a restarted seeder at once (default: beside the key file, one per salt; \"-\": none)", EnvVars: []string{env + "PIECE_FILE"}},
 			&cli.StringFlag{Name: "salt", Usage: "stream salt (text, up to 64 bytes), to publish several streams with one key", EnvVars: []string{env + "SALT"}},
 			&cli.StringFlag{Name: "name", Usage: "stream name shown to viewers", EnvVars: []string{env + "NAME"}},
 			&cli.StringFlag{Name: "listen", Value: "0.0.0.0:6881", Usage: "TCP address peers connect to", EnvVars: []string{env + "LISTEN"}},
@@ -106,9 +107,16 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 		log.Info("created publisher key", "file", c.String("key"))
 	}
 	salt := []byte(c.String("salt")) // text here; the link carries it as hex
+	pieceFile := c.String("piece-file")
+	switch pieceFile {
+	case "":
+		pieceFile = seeder.DefaultPieceFile(c.String("key"), salt)
+	case "-":
+		pieceFile = ""
+	}
 	sd, err := app.NewSeeder(app.SeederConfig{
 		Source: c.Args().First(), Loop: c.Bool("loop"), Variant: c.Int("variant"), Key: key, Salt: salt,
-		Name: c.String("name"), PieceSize: uint32(c.Int("piece-size")), Window: c.Duration("window"),
+		Name: c.String("name"), PieceSize: uint32(c.Int("piece-size")), Window: c.Duration("window"), PieceFile: pieceFile,
 		Listen: c.String("listen"), Advertise: c.StringSlice("advertise"), Trackers: c.StringSlice("tracker"), UploadRate: upload,
 		Copies: c.Int("copies"), Limits: limits, Logger: log,
 		Status: app.StatusOptions{Metrics: c.String("metrics")},

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func TestSeederRestartRecovers(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	originURL := sampleOrigin(t)
-	cfg := SeederConfig{Key: prototest.Key("restart")}
+	cfg := SeederConfig{Key: prototest.Key("restart"), PieceFile: filepath.Join(t.TempDir(), "restart.pieces")}
 	sctx, scancel := context.WithCancel(ctx)
 	first, firstDone := runSeeder(t, sctx, originURL, cfg)
 	listen := first.Node.Addr().String()

@@ -29,6 +29,7 @@ type SeederConfig struct {
 	Name      string
 	PieceSize uint32
 	Window    time.Duration
+	PieceFile string // keeps the piece numbering across restarts (seeder.Config.PieceFile)
 
 	Listen     string   // peer port, e.g. "0.0.0.0:6881"
 	Advertise  []string // host:port put in the link as x.pe; default: the listen address
@@ -98,7 +99,7 @@ func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	}
 	s.pub = &nodePublisher{n: s.Node, stream: stream}
 	s.Ingest, err = seeder.New(seeder.Config{Source: cfg.Source, Key: cfg.Key, Salt: cfg.Salt, Name: cfg.Name,
-		PieceSize: cfg.PieceSize, WindowDuration: cfg.Window, Variant: cfg.Variant, Loop: cfg.Loop,
+		PieceSize: cfg.PieceSize, WindowDuration: cfg.Window, Variant: cfg.Variant, Loop: cfg.Loop, PieceFile: cfg.PieceFile,
 		HTTPClient: cfg.HTTP, Logger: cfg.Logger}, s.pub)
 	if err != nil {
 		return nil, err
