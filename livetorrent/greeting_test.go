@@ -139,3 +139,40 @@ func TestGreetingWithLongWindowViewer(t *testing.T) {
 	}
 	feedTo(t, h, acts)
 }
+
+// TestGreetingOfSparseHolder: a viewer holding every other piece of 200 segments (1,200
+// separate runs) announces only the newest runs that fit the receiver's HAVE burst.
+func TestGreetingOfSparseHolder(t *testing.T) {
+	h := newHarness(t, Config{DisableOrigin: true, MaxStoreBytes: 1 << 30})
+	longWindow(t, h)
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	const n, size = 200, 12 * 32768
+	for k := range uint64(n) {
+		h.advance(2 * time.Second)
+		seg := h.segment(100+k, 1000+12*k, size)
+		h.recv(1, protocol.RecordMsg{Raw: seg.raw})
+		g := h.sw.st.find(seg.rec.FirstPiece)
+		for i := 0; i < len(g.verified); i += 2 {
+			g.verified[i] = true
+			g.nVerified++
+		}
+		g.wanted = false
+		h.sw.pick.dirty = true
+	}
+	acts := greeting(h, 9)
+	checkGreeting(t, acts)
+	var haves []protocol.Have
+	for _, a := range acts {
+		if m, ok := a.Msg.(protocol.Have); ok {
+			haves = append(haves, m)
+		}
+	}
+	if len(haves) != maxInitialHaves {
+		t.Fatalf("%d HAVEs in the greeting, want %d", len(haves), maxInitialHaves)
+	}
+	if last := haves[len(haves)-1]; last.First != 1000+12*(n-1)+10 {
+		t.Fatalf("last HAVE at %d, want the newest piece held", last.First)
+	}
+	feedTo(t, h, acts)
+}

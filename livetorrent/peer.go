@@ -230,10 +230,21 @@ func (s *Swarm) sendInitialState(p *peer) {
 	if leaf {
 		return
 	}
+	// The newest runs, within the receiver's HAVE burst (spec 10.3): pieces held in more
+	// separate runs than that (a sparse holder of a long window) are older, and the least
+	// useful to announce.
+	var runs []protocol.Have
 	s.st.heldRuns(from, w.End, func(first, end uint64) {
-		s.send(p, protocol.Have{First: first, Count: uint32(end - first)})
+		runs = append(runs, protocol.Have{First: first, Count: uint32(end - first)})
 	})
+	for _, h := range runs[max(0, len(runs)-maxInitialHaves):] {
+		s.send(p, h)
+	}
 }
+
+// maxInitialHaves bounds the HAVEs of the initial exchange well within the receiver's burst
+// of 1024 (spec 4.5, 10.3), leaving room for the announcements of the next second.
+const maxInitialHaves = 960
 
 // dropPeer forgets p: its requests are released, its pieces no longer count as available.
 func (s *Swarm) dropPeer(p *peer) {
