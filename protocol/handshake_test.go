@@ -2,6 +2,14 @@ package protocol_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
 	"errors"
 	"net/netip"
 	"reflect"
@@ -138,6 +146,47 @@ func TestKeyFile(t *testing.T) {
 	} {
 		if _, err := protocol.ParseKeyFile(in); err == nil {
 			t.Errorf("%s: parsed", name)
+		}
+	}
+	// Spec 2.4's other forms: a v2 key is accepted only with its own public key; other
+	// versions, other algorithms and extra blocks are refused.
+	seed := priv.Seed()
+	pub := priv.Public().(ed25519.PublicKey)
+	octets, _ := asn1.Marshal(seed)
+	keyPEM := func(version int, oid asn1.ObjectIdentifier, pubKey []byte) []byte {
+		type v2 struct {
+			Version    int
+			Algorithm  pkix.AlgorithmIdentifier
+			PrivateKey []byte
+			PublicKey  asn1.BitString `asn1:"optional,tag:1"`
+		}
+		der, err := asn1.Marshal(v2{version, pkix.AlgorithmIdentifier{Algorithm: oid}, octets,
+			asn1.BitString{Bytes: pubKey, BitLength: 8 * len(pubKey)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	ed25519OID, ed448OID := asn1.ObjectIdentifier{1, 3, 101, 112}, asn1.ObjectIdentifier{1, 3, 101, 113}
+	if got, err := protocol.ParseKeyFile(keyPEM(1, ed25519OID, pub)); err != nil || !got.Equal(priv) {
+		t.Errorf("v2 form with its public key: %v", err)
+	}
+	other := prototest.Key("someone else").Public().(ed25519.PublicKey)
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKCS8PrivateKey(ecKey)
+	for name, c := range map[string]struct {
+		in   []byte
+		want error
+	}{
+		"v2 with another public key": {keyPEM(1, ed25519OID, other), protocol.ErrInvalid},
+		"v1 with a public key":       {keyPEM(0, ed25519OID, pub), protocol.ErrInvalid},
+		"version 5":                  {keyPEM(4, ed25519OID, nil), protocol.ErrInvalid},
+		"Ed448":                      {keyPEM(0, ed448OID, nil), protocol.ErrWrongKey},
+		"ECDSA":                      {pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), protocol.ErrWrongKey},
+		"two blocks":                 {append(bytes.Clone(pemBytes), pemBytes...), protocol.ErrInvalid},
+	} {
+		if _, err := protocol.ParseKeyFile(c.in); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
 	// OpenSSL's view of the same key (seed SHA-256("livetorrent test vector publisher")):
