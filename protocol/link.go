@@ -78,9 +78,9 @@ func ParseLink(s string) (Link, error) {
 	if !ok {
 		return l, fieldErr("link", ErrInvalid, "not a magnet URI (want prefix \"magnet:?\")")
 	}
-	v, err := url.ParseQuery(q)
+	v, err := parseParams(q)
 	if err != nil {
-		return l, fieldErr("link", ErrInvalid, "%v", err)
+		return l, err
 	}
 	single := func(k string) (string, error) {
 		vs := v[k]
@@ -167,6 +167,31 @@ type linkError string
 func (e linkError) Error() string { return string(e) }
 
 // checkURL accepts an absolute URL with one of the schemes and a host, at most max bytes.
+// parseParams splits a magnet query into its parameters (spec 3.1): separated by "&" only
+// (url.ParseQuery also refuses ";", which is an ordinary character here), names and values
+// form-decoded. Empty parameters are skipped.
+func parseParams(q string) (url.Values, error) {
+	v := url.Values{}
+	for q != "" {
+		var p string
+		p, q, _ = strings.Cut(q, "&")
+		if p == "" {
+			continue
+		}
+		k, val, _ := strings.Cut(p, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, fieldErr("link", ErrInvalid, "parameter name %q: %v", k, err)
+		}
+		value, err := url.QueryUnescape(val)
+		if err != nil {
+			return nil, fieldErr("link."+name, ErrInvalid, "%v", err)
+		}
+		v[name] = append(v[name], value)
+	}
+	return v, nil
+}
+
 func checkURL(s string, max int, schemes ...string) error {
 	if len(s) > max {
 		return linkError("longer than " + strconv.Itoa(max) + " bytes")
@@ -177,7 +202,7 @@ func checkURL(s string, max int, schemes ...string) error {
 	}
 	for _, sc := range schemes {
 		if u.Scheme == sc {
-			if u.Host == "" {
+			if u.Hostname() == "" {
 				return linkError("no host")
 			}
 			return nil

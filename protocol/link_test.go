@@ -49,6 +49,8 @@ func TestLinkAccepts(t *testing.T) {
 		"magnet:?dn=x&xs=urn:btpk:" + key + "&s=6368616e6e656c2d31&xt=urn:btih:" + ih,
 		"magnet:?xs=urn:btpk:" + key + "&s=6368616e6e656c2d31&unknown=1&x.other=2",
 		"magnet:?xs=urn:btpk:" + key + "&s=6368616e6e656c2d31&xt=urn:btih:" + strings.Repeat("a", 32),
+		// ";" is an ordinary character (spec 3.1), in a known or an unknown parameter.
+		"magnet:?xs=urn:btpk:" + key + "&s=6368616e6e656c2d31&dn=a;b&x.foo=c;d&&",
 	} {
 		l, err := protocol.ParseLink(s)
 		if err != nil {
@@ -75,6 +77,7 @@ func TestLinkRejects(t *testing.T) {
 		base + "&xt=urn:btih:" + strings.Repeat("0", 40): protocol.ErrWrongStream,
 		base + "&tr=ftp://x/":                            protocol.ErrInvalid,
 		base + "&tr=udp://":                              protocol.ErrInvalid,
+		base + "&tr=http://:80/":                         protocol.ErrInvalid, // no host
 		base + "&x.pe=1.2.3.4":                           protocol.ErrInvalid,
 		base + "&x.pe=1.2.3.4:0":                         protocol.ErrInvalid,
 		base + "&x.pe=bad_host:1":                        protocol.ErrInvalid,
