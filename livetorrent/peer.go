@@ -143,6 +143,24 @@ func (q *fifo) remove(r protocol.BlockRef) bool {
 	return true
 }
 
+// removeBelow deletes the entries for pieces below first, calling fn for each in order, and
+// reports whether it deleted any.
+func (q *fifo) removeBelow(first uint64, fn func(protocol.BlockRef)) bool {
+	n := q.head
+	for i := q.head; i < len(q.buf); i++ {
+		if q.buf[i].ref.Piece < first {
+			fn(q.buf[i].ref)
+			continue
+		}
+		q.buf[n] = q.buf[i]
+		n++
+	}
+	removed := n < len(q.buf)
+	clear(q.buf[n:])
+	q.buf = q.buf[:n]
+	return removed
+}
+
 // index returns the position in buf of the first entry for r, or -1.
 func (q *fifo) index(r protocol.BlockRef) int {
 	for i := q.head; i < len(q.buf); i++ {

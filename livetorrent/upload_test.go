@@ -290,3 +290,38 @@ func TestBusyRelayRefusesFreshPiece(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictionRejectsQueuedRequests: when our window's first piece advances past queued
+// requests, they are answered with REJECT(outside window) at once (spec 9.3), not when
+// their turn to be served comes.
+func TestEvictionRejectsQueuedRequests(t *testing.T) {
+	h := newHarness(t, Config{Role: RoleViewer, UploadInFlight: protocol.BlockSize})
+	h.up(1)
+	h.up(2)
+	old := h.segment(100, 1000, 70_000)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	h.recv(1, protocol.RecordMsg{Raw: old.raw})
+	h.ownAll(old)
+	h.do(ControlReceived{Peer: 2, Kind: Interested})
+	req := func(piece uint64, off uint32) protocol.Request {
+		return protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Offset: off, Length: protocol.BlockSize}}
+	}
+	h.recv(2, req(1000, 0)) // served: the upload credit is one block
+	h.recv(2, req(1000, protocol.BlockSize))
+	h.recv(2, req(1001, 0))
+	h.now = h.now.Add(40 * time.Second) // the next record pushes the old one out of the window
+	newer := h.segment(120, 1100, 70_000)
+	h.recv(1, protocol.RecordMsg{Raw: newer.raw})
+	var rejected []protocol.BlockRef
+	for _, a := range h.last {
+		if r, ok := a.Msg.(protocol.Reject); ok && a.Peer == 2 && r.Reason == protocol.RejectOutOfWindow {
+			rejected = append(rejected, r.BlockRef)
+		}
+	}
+	if len(rejected) != 2 || rejected[0] != req(1000, protocol.BlockSize).BlockRef || rejected[1] != req(1001, 0).BlockRef {
+		t.Fatalf("at eviction rejected %v, want both queued requests in order; sent:\n%v", rejected, h.sent())
+	}
+	if q := h.sw.peerFor(2).queue.len(); q != 0 {
+		t.Fatalf("%d requests still queued", q)
+	}
+}

@@ -217,6 +217,12 @@ func (s *Swarm) evictFirst() {
 	s.st.ends = slices.Delete(s.st.ends, 0, 1)
 	s.st.last = nil
 	s.st.evictedTo = max(s.st.evictedTo, g.rec.EndPiece())
+	// Queued requests for its pieces are answered now (spec 9.3), not when their turn comes.
+	for _, p := range s.peers {
+		if p.queue.removeBelow(s.st.evictedTo, func(r protocol.BlockRef) { s.reject(p, r, protocol.RejectOutOfWindow) }) {
+			s.syncWaiter(p)
+		}
+	}
 	if g.data != nil {
 		s.st.bytes -= int64(g.rec.Length) // what ensureData or Publish counted
 	}
