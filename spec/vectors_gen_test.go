@@ -90,6 +90,7 @@ func linkVectors() vectorFile {
 		{"peer without port", "magnet:?xs=urn:btpk:" + key + "&x.pe=192.0.2.1"},
 		{"origin scheme", "magnet:?xs=urn:btpk:" + key + "&x.origin=file%3A%2F%2F%2Fetc%2Fpasswd"},
 	}
+	inputs = append(inputs, linkInvalidInputs()...)
 	for _, in := range inputs {
 		c := linkCase{Name: in.name, Link: in.link}
 		l, err := protocol.ParseLink(in.link)
@@ -112,6 +113,9 @@ type messageCase struct {
 	Payload string         `json:"payload,omitempty"`
 	Frame   string         `json:"frame"`
 	Error   string         `json:"error,omitempty"`
+	// Canonical, for an ext_handshake not in the form a sender writes: the payload that
+	// re-encoding its fields gives.
+	Canonical string `json:"canonical,omitempty"`
 }
 
 // liveFields lists a live message's fields as the spec names them.
@@ -148,7 +152,11 @@ const liveExtID = 1
 func messageVectors() vectorFile {
 	out := vectorFile{Description: "Messages. For live messages, payload is the live message (type byte and body) " +
 		"and frame is the whole BEP 3 frame sent to a peer whose lt_live id is 1. Invalid cases give a " +
-		"live payload that a receiver must reject with the named error category."}
+		"live payload that a receiver must reject with the named error category. For extended handshakes, " +
+		"payload is the bencoded dictionary and frame carries it with extended id 0; fields omit the keys a " +
+		"receiver treats as absent (a 0 or an empty string) and give lt_v in effect (absent: 1); canonical, " +
+		"when present, is the payload re-encoding the fields gives. ext_handshake_invalid cases must be " +
+		"rejected with the named error category."}
 	var id [20]byte
 	copy(id[:], protocol.PeerIDPrefix+"abcdefghijkl")
 	hs := protocol.NewHandshake(prototest.Stream().InfoHash(), id, false)
@@ -163,6 +171,7 @@ func messageVectors() vectorFile {
 			"reqq": 256, "yourip": "7f000001", "lt_v": 1, "lt_win": map[string]any{"first": "4096", "end": "4160"},
 			"lt_up": 1_000_000, "lt_dseq": 1},
 		Payload: hex.EncodeToString(ext.Append(nil)), Frame: hex.EncodeToString(protocol.AppendExtHandshakeFrame(nil, ext))})
+	out.Cases = appendCases(out.Cases, extHandshakeEdgeCases())
 	for _, c := range []struct {
 		name string
 		b    []byte
@@ -214,7 +223,16 @@ func messageVectors() vectorFile {
 			Frame: hex.EncodeToString(append(protocol.AppendExtendedHeader(nil, liveExtID, len(raw)), raw...)),
 			Error: category(perr)})
 	}
+	out.Cases = appendCases(out.Cases, liveInvalidCases())
+	out.Cases = appendCases(out.Cases, extHandshakeInvalidCases())
 	return out
+}
+
+func appendCases[T any](cases []any, more []T) []any {
+	for _, c := range more {
+		cases = append(cases, c)
+	}
+	return cases
 }
 
 func must(err error) {

@@ -188,7 +188,9 @@ type tamperedCase struct {
 func tamperedVectors() vectorFile {
 	out := vectorFile{Description: "Inputs a receiver must reject, with the error category. descriptor cases " +
 		"are checked against the stream (public_key, salt) named by the link; record cases against the " +
-		"(valid) descriptor; piece cases against a valid record."}
+		"(valid) descriptor; piece cases against a valid record. A case whose name ends in \", re-signed\" " +
+		"carries a valid signature by the stream key over its bytes: the field, magic or version named is its " +
+		"only fault."}
 	st := prototest.Stream()
 	key := prototest.PublisherKey()
 	other := prototest.Key("someone else")
@@ -265,6 +267,7 @@ func tamperedVectors() vectorFile {
 		Descriptor: hex.EncodeToString(goodEnc), Record: hex.EncodeToString(renc), Piece: u64(r.FirstPiece),
 		Error: category(r.VerifyPiece(r.FirstPiece, bad))}
 	out.Cases = append(out.Cases, c)
+	out.Cases = appendCases(out.Cases, fieldRuleCases(checkDesc, checkRec))
 	for _, c := range out.Cases {
 		if c.(tamperedCase).Error == "" || c.(tamperedCase).Error[:5] == "other" {
 			panic("tampered vector accepted: " + c.(tamperedCase).Name)
