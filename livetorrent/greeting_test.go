@@ -88,15 +88,7 @@ func TestGreetingWithLongWindowPublisher(t *testing.T) {
 	const n = 300
 	for k := range uint64(n) {
 		h.advance(2 * time.Second)
-		seg := h.segment(100+k, 1000+4*k, 70_000)
-		ev := Publish{Record: &seg.rec, Data: seg.data}
-		if k == 0 {
-			ev.Descriptor = &h.desc
-		}
-		h.do(ev)
-		if err := h.sw.PublishError(); err != nil {
-			t.Fatal(err)
-		}
+		h.publish(h.segment(100+k, 1000+4*k, 70_000), k == 0)
 	}
 	acts := greeting(h, 9)
 	first := checkGreeting(t, acts)
@@ -119,19 +111,28 @@ func TestGreetingWithLongWindowPublisher(t *testing.T) {
 	feedTo(t, h, acts)
 }
 
-// TestGreetingWithLongWindowViewer: the same for a viewer holding more records than fit.
-func TestGreetingWithLongWindowViewer(t *testing.T) {
+// longWindowViewer returns a viewer of a long-window stream that received n records of
+// size bytes from peer 1, one every 2 s, pieces numbered with a gap after each; hold marks
+// the pieces of each it holds.
+func longWindowViewer(t *testing.T, n, size int, hold func(h *harness, seg testSeg)) *harness {
 	h := newHarness(t, Config{DisableOrigin: true, MaxStoreBytes: 1 << 30})
 	longWindow(t, h)
 	h.up(1)
 	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
-	const n = 300
+	step := uint64((size+32767)/32768 + 1) // pieces, and a gap
 	for k := range uint64(n) {
 		h.advance(2 * time.Second)
-		seg := h.segment(100+k, 1000+4*k, 70_000)
+		seg := h.segment(100+k, 1000+step*k, size)
 		h.recv(1, protocol.RecordMsg{Raw: seg.raw})
-		h.ownAll(seg)
+		hold(h, seg)
 	}
+	return h
+}
+
+// TestGreetingWithLongWindowViewer: the same for a viewer holding more records than fit.
+func TestGreetingWithLongWindowViewer(t *testing.T) {
+	const n = 300
+	h := longWindowViewer(t, n, 70_000, (*harness).ownAll)
 	acts := greeting(h, 9)
 	first := checkGreeting(t, acts)
 	if want := uint64(1000 + 4*(n-maxInitialRecords)); first != want {
@@ -143,15 +144,8 @@ func TestGreetingWithLongWindowViewer(t *testing.T) {
 // TestGreetingOfSparseHolder: a viewer holding every other piece of 200 segments (1,200
 // separate runs) announces only the newest runs that fit the receiver's HAVE burst.
 func TestGreetingOfSparseHolder(t *testing.T) {
-	h := newHarness(t, Config{DisableOrigin: true, MaxStoreBytes: 1 << 30})
-	longWindow(t, h)
-	h.up(1)
-	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
-	const n, size = 200, 12 * 32768
-	for k := range uint64(n) {
-		h.advance(2 * time.Second)
-		seg := h.segment(100+k, 1000+12*k, size)
-		h.recv(1, protocol.RecordMsg{Raw: seg.raw})
+	const n = 200
+	h := longWindowViewer(t, n, 12*32768-1, func(h *harness, seg testSeg) {
 		g := h.sw.st.find(seg.rec.FirstPiece)
 		for i := 0; i < len(g.verified); i += 2 {
 			g.verified[i] = true
@@ -159,7 +153,7 @@ func TestGreetingOfSparseHolder(t *testing.T) {
 		}
 		g.wanted = false
 		h.sw.pick.dirty = true
-	}
+	})
 	acts := greeting(h, 9)
 	checkGreeting(t, acts)
 	var haves []protocol.Have
@@ -171,7 +165,7 @@ func TestGreetingOfSparseHolder(t *testing.T) {
 	if len(haves) != maxInitialHaves {
 		t.Fatalf("%d HAVEs in the greeting, want %d", len(haves), maxInitialHaves)
 	}
-	if last := haves[len(haves)-1]; last.First != 1000+12*(n-1)+10 {
+	if last := haves[len(haves)-1]; last.First != 1000+13*(n-1)+10 {
 		t.Fatalf("last HAVE at %d, want the newest piece held", last.First)
 	}
 	feedTo(t, h, acts)

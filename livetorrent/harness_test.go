@@ -92,6 +92,19 @@ func (h *harness) makeSeg(seq, first uint64, size int, flags uint8, initPiece ui
 	return testSeg{rec: r, raw: r.Append(nil), data: data}
 }
 
+// publish has a publisher's core publish seg, with the descriptor when withDesc.
+func (h *harness) publish(seg testSeg, withDesc bool) {
+	h.t.Helper()
+	ev := Publish{Record: &seg.rec, Data: seg.data}
+	if withDesc {
+		ev.Descriptor = &h.desc
+	}
+	h.do(ev)
+	if err := h.sw.PublishError(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 // block returns the DATA message for a block of seg.
 func (seg testSeg) block(piece uint64, off uint32) protocol.Data {
 	start := seg.rec.PieceOffset(piece, 32768) + uint64(off)

@@ -22,14 +22,7 @@ func TestEvictionBoundsMemory(t *testing.T) {
 	for k := range uint64(100) {
 		seg := h.segment(100+k, first, size)
 		first = seg.rec.EndPiece()
-		ev := Publish{Record: &seg.rec, Data: seg.data}
-		if k == 0 {
-			ev.Descriptor = &h.desc
-		}
-		h.do(ev)
-		if err := h.sw.PublishError(); err != nil {
-			t.Fatal(err)
-		}
+		h.publish(seg, k == 0)
 		for range 20 {
 			for _, a := range h.advance(100 * time.Millisecond) {
 				if w, ok := a.Msg.(protocol.Window); ok {
