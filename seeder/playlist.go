@@ -197,6 +197,9 @@ func scanMedia(body []byte) (*mediaScan, error) {
 					if prevURI != line || !prevRng.ranged() {
 						return nil, fmt.Errorf("EXT-X-BYTERANGE without an offset for %q does not follow a sub-range of the same resource", line)
 					}
+					if prevRng.offset+prevRng.length > math.MaxInt64-rng.length {
+						return nil, fmt.Errorf("EXT-X-BYTERANGE for %q ends beyond 2^63 bytes", line)
+					}
 					rng.offset = prevRng.offset + prevRng.length
 				}
 				pending = nil
@@ -222,6 +225,9 @@ func parseByteRange(s string) (byteRange, error) {
 	if hasOffset {
 		if r.offset, err = strconv.ParseInt(o, 10, 64); err != nil || r.offset < 0 {
 			return byteRange{}, fmt.Errorf("offset %q is not a non-negative integer", o)
+		}
+		if r.offset > math.MaxInt64-length {
+			return byteRange{}, fmt.Errorf("range %s ends beyond 2^63 bytes", s)
 		}
 	}
 	return r, nil

@@ -91,6 +91,10 @@ func TestParseRejects(t *testing.T) {
 		"implicit range first": "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:100\na.ts\n",
 		"map without uri":      "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:BYTERANGE=\"1@0\"\n#EXTINF:2,\na.ts\n",
 		"bad map range":        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"i\",BYTERANGE=\"x\"\n#EXTINF:2,\na.ts\n",
+		// Ranges whose end overflows: the seeder once panicked allocating them.
+		"range beyond 2^63":          "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:100@9223372036854775800\na.ts\n",
+		"map range beyond 2^63":      "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"i\",BYTERANGE=\"100@9223372036854775800\"\n#EXTINF:2,\na.ts\n",
+		"implicit range beyond 2^63": "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n#EXT-X-BYTERANGE:9223372036854775000@0\na.ts\n#EXTINF:2,\n#EXT-X-BYTERANGE:1000\na.ts\n",
 	}
 	for name, text := range cases {
 		if _, _, err := parsePlaylist([]byte(text)); err == nil {

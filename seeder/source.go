@@ -213,6 +213,9 @@ func (o *origin) fetchHTTP(parent context.Context, u *url.URL, r byteRange, limi
 		return b, final, nil
 	case resp.StatusCode == http.StatusOK && r.ranged():
 		// The server ignored Range: read up to the end of the range, if that is bounded.
+		if r.offset > limit || r.length > limit-r.offset {
+			return nil, final, fmt.Errorf("%s: %w: the origin ignored the Range request and the range ends beyond %d bytes", name, errTooLarge, limit)
+		}
 		end := r.offset + r.length
 		if end > limit {
 			return nil, final, fmt.Errorf("%s: %w: the origin ignored the Range request and the range ends at byte %d", name, errTooLarge, end)
