@@ -7,7 +7,7 @@ import "github.com/livetorrent/livetorrent/livetorrent"
 // It does not block.
 func (o *Output) OnDelivery(d livetorrent.Delivery, skipped bool) {
 	if skipped || d.Record == nil {
-		o.Skip(d.MediaSeq, d.Reason)
+		o.Skip(d.MediaSeq, d.Count, d.Reason)
 		return
 	}
 	o.Deliver(Segment{Record: *d.Record, Data: d.Data, Init: d.Init, InitData: d.InitData})

@@ -270,18 +270,23 @@ func (o *Output) lookupInitLocked(id uint64) *initSegment {
 	return nil
 }
 
-// Skip records that the segment with the record media sequence mediaSeq will never be
-// delivered. The next delivered segment is preceded by a discontinuity.
-func (o *Output) Skip(mediaSeq uint64, reason string) {
+// Skip records that count segments (at least 1) from the record media sequence mediaSeq
+// will never be delivered. The next delivered segment is preceded by a discontinuity.
+func (o *Output) Skip(mediaSeq, count uint64, reason string) {
+	count = max(count, 1)
 	o.mu.Lock()
 	if o.ended || o.closed {
 		o.mu.Unlock()
 		return
 	}
-	o.lost++
-	o.dstats.SegmentsLost++
+	o.lost += int(min(count, 1<<30))
+	o.dstats.SegmentsLost += int64(min(count, 1<<62))
 	o.mu.Unlock()
-	o.log.Warn("segment lost", "media_seq", mediaSeq, "reason", reason)
+	if count == 1 {
+		o.log.Warn("segment lost", "media_seq", mediaSeq, "reason", reason)
+	} else {
+		o.log.Warn("segments lost", "media_seq", mediaSeq, "count", count, "reason", reason)
+	}
 }
 
 // Close ends the output: the playlist gets EXT-X-ENDLIST so players finish what they have,

@@ -124,7 +124,7 @@ seg/12.ts
 	})
 
 	// Segment 13 is lost: 14 becomes local sequence 13, after a discontinuity. No date.
-	out.Skip(13, "evicted before it completed")
+	out.Skip(13, 1, "evicted before it completed")
 	deliver(14, 2*time.Second, 0, time.Time{})
 	p = checkGolden(t, out, `#EXTM3U
 #EXT-X-VERSION:3

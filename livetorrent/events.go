@@ -177,6 +177,9 @@ type Delivery struct {
 	InitData []byte
 	Late     time.Duration // how far past its deadline it was delivered (a stall), 0 if in time
 	Reason   string        // why it was skipped
+	// Count is how many consecutive segments from MediaSeq a skip covers (1 unless the
+	// media sequence jumped: a gap is skipped in one action, however long).
+	Count uint64
 }
 
 // OriginFetch asks for one piece from the origin by HTTP range request.

@@ -178,7 +178,9 @@ func (pl *playState) computeOffsets(s *Swarm) {
 		if !pl.playable(g) || g.rec.MediaSeq < max(pl.startSeq, expect) {
 			continue
 		}
-		off += time.Duration(g.rec.MediaSeq-expect) * target
+		// A jump in the numbering counts at most 2^20 segments: the offset stays far in the
+		// future without overflowing, and the gap is skipped in one step anyway.
+		off += time.Duration(min(g.rec.MediaSeq-expect, 1<<20)) * target
 		g.playOffset = off
 		off += g.rec.Duration
 		expect = g.rec.MediaSeq + 1
@@ -476,12 +478,40 @@ func (s *Swarm) skipMissing() {
 		if later == nil || s.now.Sub(later.arrival) < s.missingWait() {
 			return
 		}
+		// Every number up to the later record is missing: skip them in one action. A
+		// publisher's numbering can jump by any amount; one skip per number would be work
+		// (and output) in proportion to the jump.
+		end := s.nextRecorded(later.rec.MediaSeq)
 		s.skip(pl.next, nil, "record never arrived")
+		if end > pl.next {
+			s.extendSkip(end - pl.next)
+		}
 	}
 }
 
+// nextRecorded is the lowest media sequence above the next one to play, up to limit, that
+// one of our records holds (limit when none does).
+func (s *Swarm) nextRecorded(limit uint64) uint64 {
+	pl := &s.play
+	n := limit
+	for _, g := range s.st.segs {
+		if pl.ours(g) && g.isMedia() && g.rec.MediaSeq > pl.next && g.rec.MediaSeq < n {
+			n = g.rec.MediaSeq
+		}
+	}
+	return n
+}
+
+// extendSkip makes the skip just emitted cover n more segments.
+func (s *Swarm) extendSkip(n uint64) {
+	d := s.out[len(s.out)-1].Delivery
+	d.Count += n
+	s.stats.SegmentsSkipped += int64(n)
+	s.play.next += n
+}
+
 func (s *Swarm) skip(seq uint64, g *segment, reason string) {
-	d := &Delivery{MediaSeq: seq, Reason: reason}
+	d := &Delivery{MediaSeq: seq, Reason: reason, Count: 1}
 	if g != nil {
 		d.Record = &g.rec
 		g.delivered = true

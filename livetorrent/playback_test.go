@@ -96,6 +96,30 @@ func TestSkipMissingRecordAndStall(t *testing.T) {
 	}
 }
 
+// TestMediaSequenceJumpSkippedInOneStep: a publisher whose numbering jumps by 2^40 makes
+// the viewer skip the gap in one action (it once skipped number by number: work and output
+// in proportion to the jump), and the segment after the jump plays.
+func TestMediaSequenceJumpSkippedInOneStep(t *testing.T) {
+	h, s100, s101 := tunedToTwo(t, 20_000)
+	h.serve(1, s100, s101)
+	const jump = 1 << 40
+	h.advance(2 * time.Second)
+	far := h.segment(102+jump, 1030, 20_000)
+	h.recv(1, protocol.RecordMsg{Raw: far.raw})
+	h.advance(2100 * time.Millisecond)
+	skips := kinds(h.last, ActSkip)
+	if len(skips) != 1 || skips[0].Delivery.MediaSeq != 102 || skips[0].Delivery.Count != jump {
+		t.Fatalf("want one skip of %d segments from 102, got %v", uint64(jump), h.sent())
+	}
+	h.recv(1, protocol.Have{First: 1030, Count: 1})
+	if got := kinds(h.serve(1, far), ActDeliver); len(got) != 1 || got[0].Delivery.MediaSeq != 102+jump {
+		t.Fatalf("want delivery of the segment after the jump, got %v", got)
+	}
+	if st := h.sw.Stats(); st.SegmentsSkipped != jump {
+		t.Fatalf("skipped %d, want %d", st.SegmentsSkipped, uint64(jump))
+	}
+}
+
 // TestStartWaitsForPace: the first segment plays at once when the viewer receives fast
 // enough for the next one to arrive within a third of a segment duration; otherwise it
 // waits until the next one is complete, or for at most a segment duration.
