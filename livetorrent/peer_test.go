@@ -55,6 +55,45 @@ func TestMixedSendersStrikeOnlyCulprit(t *testing.T) {
 	}
 }
 
+// TestSecondMixedFailureStrikesNobody: a piece that fails again with blocks from several
+// peers, while the first failed copy is already kept as evidence, strikes none of them. It
+// once struck every sender: an attacker corrupting its share twice got an honest co-sender
+// (often the seeder) struck, and two such pieces banned it.
+func TestSecondMixedFailureStrikesNobody(t *testing.T) {
+	h, segs := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second, MaxStrikes: 1}, 5, 3, 70_000)
+	seg := segs[0]
+	p0 := seg.rec.FirstPiece
+	second := protocol.BlockRef{Piece: p0, Offset: protocol.BlockSize, Length: protocol.BlockSize}
+	bad := seg.block(p0, protocol.BlockSize)
+	bad.Block = append([]byte(nil), bad.Block...)
+	bad.Block[9] ^= 1
+	// A copy of the piece from honest and bad: honest is asked for both blocks, refuses
+	// the second, which goes to bad, which corrupts it.
+	mixedCopy := func(honest, bad PeerHandle, corrupt protocol.Data) {
+		t.Helper()
+		h.recv(honest, protocol.Have{First: p0, Count: 1})
+		h.recv(bad, protocol.Have{First: p0, Count: 1})
+		h.ctl(honest, Unchoke)
+		h.recv(honest, protocol.Reject{BlockRef: second, Reason: protocol.RejectQueueFull})
+		h.ctl(bad, Unchoke)
+		if reqs := h.requests()[bad]; len(reqs) != 1 || reqs[0] != second {
+			t.Fatalf("second block not asked of peer %d: %v", bad, h.sent())
+		}
+		h.recv(honest, seg.block(p0, 0))
+		h.recv(bad, corrupt)
+	}
+	mixedCopy(1, 2, bad) // kept as evidence
+	mixedCopy(3, 4, bad) // nothing to compare with: nobody struck
+	for p := PeerHandle(1); p <= 4; p++ {
+		if a, ok := h.closed(p); ok {
+			t.Fatalf("peer %d closed by the second mixed failure: %v", p, a)
+		}
+	}
+	if st := h.sw.Stats(); st.PiecesFailed != 2 {
+		t.Fatalf("failed %d, want 2", st.PiecesFailed)
+	}
+}
+
 // TestBadRecordBans: a record that fails verification closes and bans its sender.
 func TestBadRecordBans(t *testing.T) {
 	h := newHarness(t, Config{})

@@ -148,11 +148,10 @@ func (s *Swarm) pieceAssembled(g *segment, i int) {
 		pc.attempt = a
 		s.pick.evidence++
 	default:
-		for _, h := range senders {
-			if p := s.peerFor(h); p != nil {
-				s.strike(p)
-			}
-		}
+		// Several senders and no copy kept for comparison (one is kept already, or the
+		// evidence store is full): strike nobody. Striking them all would let an attacker
+		// who corrupts its share of a piece get the honest co-senders banned (two such
+		// pieces make a ban). They are only avoided for this piece, below.
 	}
 	for _, h := range senders {
 		if len(pc.avoid) < 16 && !pc.avoids(h) {
