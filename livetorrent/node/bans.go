@@ -16,8 +16,8 @@ type bans struct {
 
 func newBans(d time.Duration) *bans { return &bans{until: map[string]time.Time{}, dur: d} }
 
-// banKey is the IP address, except on loopback, where every peer of a one-machine swarm
-// shares 127.0.0.1: there the whole address is banned (the peer id is banned as well).
+// banKey is the IP address (Section 10.2), except on loopback, where every peer of a
+// one-machine swarm shares 127.0.0.1: there the whole address is banned.
 func banKey(addr string) string {
 	h, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -27,6 +27,21 @@ func banKey(addr string) string {
 		return addr
 	}
 	return h
+}
+
+// peerBanKeys are the keys a connected peer is banned under, and those a new connection is
+// checked against. Off loopback that is its IP address only: peer ids are not
+// authenticated, so a ban on one would let anyone who learned an honest peer's id (the
+// seeder's, say) have that peer refused. On loopback the address includes the port, and an
+// incoming peer comes back from a new one, so the peer id is banned too, together with the
+// loopback IP it came from: an id spoofed from another loopback address does not touch the
+// honest peer, and a peer reaching us over loopback already runs on this machine.
+func peerBanKeys(remote net.Addr, id [20]byte) []string {
+	keys := []string{banKey(remote.String())}
+	if ta, ok := remote.(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		keys = append(keys, "id:"+ta.IP.String()+"/"+string(id[:]))
+	}
+	return keys
 }
 
 func (b *bans) add(key string, now time.Time) {
@@ -53,4 +68,12 @@ func (b *bans) banned(key string, now time.Time) bool {
 	return ok && now.Before(t)
 }
 
-func idKey(id [20]byte) string { return "id:" + string(id[:]) }
+// bannedAny reports whether any of keys is banned.
+func (b *bans) bannedAny(keys []string, now time.Time) bool {
+	for _, k := range keys {
+		if b.banned(k, now) {
+			return true
+		}
+	}
+	return false
+}

@@ -76,8 +76,9 @@ func (n *Node) act(a livetorrent.Action) {
 		n.log.Info("closing peer", "peer", c.Addr(), "err", a.Err, "ban", a.Ban)
 		if a.Ban {
 			now := time.Now()
-			n.bans.add(banKey(c.Addr().String()), now)
-			n.bans.add(idKey(c.Remote().PeerID), now)
+			for _, k := range peerBanKeys(c.Addr(), c.Remote().PeerID) {
+				n.bans.add(k, now)
+			}
 			n.stats.Banned++
 		}
 		c.Close(fmt.Errorf("engine: %w", a.Err))
@@ -119,9 +120,12 @@ func (n *Node) dropped(a livetorrent.Action) {
 	}
 }
 
-// register adds a connection that completed both handshakes; it runs on the loop.
+// register adds a connection that completed both handshakes; it runs on the loop. A second
+// connection under a peer id already connected is refused, without penalty: the id is not
+// authenticated, so the newer one may be the honest peer or a spoof, and keeping the
+// established one is what lets neither side churn.
 func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, outbound bool, dialAddr string) {
-	if _, dup := n.byID[r.PeerID]; dup || n.bans.banned(idKey(r.PeerID), time.Now()) {
+	if _, dup := n.byID[r.PeerID]; dup || n.bans.bannedAny(peerBanKeys(nc.RemoteAddr(), r.PeerID), time.Now()) {
 		n.stats.Refused++
 		nc.Close()
 		return

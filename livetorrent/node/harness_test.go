@@ -1,0 +1,89 @@
+package node
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livetorrent/livetorrent/internal/testmedia"
+	"github.com/livetorrent/livetorrent/livetorrent"
+	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
+	"github.com/livetorrent/livetorrent/protocol"
+	"github.com/livetorrent/livetorrent/protocol/prototest"
+)
+
+// nodeStats reads a running node's counters.
+func nodeStats(t *testing.T, ctx context.Context, n *Node) Stats {
+	t.Helper()
+	var s Stats
+	if err := n.Do(ctx, func(_ *livetorrent.Swarm, st Stats) { s = st }); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// waitStats polls a node's counters until ok holds or d has passed, and returns the last.
+func waitStats(t *testing.T, ctx context.Context, n *Node, d time.Duration, ok func(Stats) bool) Stats {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		s := nodeStats(t, ctx, n)
+		if ok(s) || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startNodes creates nodes on loopback for the test stream and runs them until the test
+// ends; cfg may adjust each configuration.
+func startNodes(t *testing.T, ctx context.Context, wg *sync.WaitGroup, cfgs ...Config) []*Node {
+	t.Helper()
+	var nodes []*Node
+	for _, cfg := range cfgs {
+		cfg.Swarm.Stream = prototest.Stream()
+		if cfg.Listen == "" {
+			cfg.Listen = "127.0.0.1:0"
+		}
+		if cfg.Dial == nil {
+			cfg.Dial = testmedia.LoopbackDial
+		}
+		cfg.HTTP = testmedia.LoopbackHTTP()
+		n, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.Run(ctx) }()
+	}
+	return nodes
+}
+
+// rawHello is the handshake of a hand-driven peer for the test stream that listens on port
+// (0: announces none).
+func rawHello(id [20]byte, port uint16) peerconn.Hello {
+	return peerconn.Hello{InfoHash: prototest.Stream().InfoHash(), PeerID: id,
+		Ext: protocol.ExtHandshake{LiveID: 1, Version: protocol.Version, Reqq: 256, Port: port}}
+}
+
+// rawDial connects to addr from the loopback IP from (127.0.0.x) and completes both
+// handshakes as hello; the connection closes when the test ends.
+func rawDial(t *testing.T, from net.IP, addr string, hello peerconn.Hello) (net.Conn, peerconn.Remote) {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: from}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r, err := peerconn.Initiate(c, hello, time.Now().Add(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, r
+}
