@@ -73,10 +73,7 @@ func RunTrackers(ctx context.Context, cfg TrackerConfig) {
 	cfg.defaults()
 	var wg sync.WaitGroup
 	for _, u := range cfg.Trackers {
-		cl, err := tracker.NewClient(u, tracker.NewClientOpts{
-			Http:         trHttp.NewClientOpts{DialContext: cfg.Dial},
-			ListenPacket: cfg.ListenPacket,
-		})
+		cl, err := newTrackerClient(u, cfg)
 		if err != nil {
 			cfg.Logger.Warn("tracker unusable", "tracker", u, "err", err)
 			continue
@@ -91,6 +88,14 @@ func RunTrackers(ctx context.Context, cfg TrackerConfig) {
 	wg.Wait()
 }
 
+// newTrackerClient returns the client for tracker u; its HTTP answers are bounded.
+func newTrackerClient(u string, cfg TrackerConfig) (tracker.Client, error) {
+	return tracker.NewClient(u, tracker.NewClientOpts{
+		Http:         trHttp.NewClientOpts{DialContext: boundedDial(cfg.Dial, maxTrackerAnswer)},
+		ListenPacket: cfg.ListenPacket,
+	})
+}
+
 func announceLoop(ctx context.Context, cfg TrackerConfig, u string, cl tracker.Client) {
 	event := tracker.Started
 	backoff := 15 * time.Second
@@ -100,7 +105,7 @@ func announceLoop(ctx context.Context, cfg TrackerConfig, u string, cl tracker.C
 		switch {
 		case ctx.Err() != nil:
 		case err != nil:
-			cfg.Logger.Warn("tracker announce failed", "tracker", u, "err", err, "retry in", backoff)
+			cfg.Logger.Warn("tracker announce failed", "tracker", u, "err", clip(err.Error(), 300), "retry in", backoff)
 			wait = backoff
 			backoff = min(2*backoff, cfg.MaxInterval)
 		default:
@@ -167,4 +172,13 @@ func checkPeers(in []tracker.Peer, max int) []netip.AddrPort {
 		out = append(out, ap)
 	}
 	return out
+}
+
+// clip shortens s to at most n bytes for a log line: the tracker library quotes a whole
+// answer it cannot decode into its error.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

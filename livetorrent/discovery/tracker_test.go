@@ -2,10 +2,15 @@ package discovery
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,4 +140,54 @@ func TestCheckPeersBoundsAndFilters(t *testing.T) {
 	if out[0] != netip.MustParseAddrPort("10.0.0.0:6881") || slices.Contains(out[1:], out[0]) {
 		t.Fatalf("junk or duplicates kept: %v", out[:3])
 	}
+}
+
+// TestHugeTrackerAnswerRefused: an HTTP tracker answering with a 64 MB peer list is cut off
+// after 256 KiB (the library would read it whole into memory, then decode every peer), and
+// a normal answer afterwards still works.
+func TestHugeTrackerAnswerRefused(t *testing.T) {
+	var huge atomic.Bool
+	var written atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !huge.Load() {
+			io.WriteString(w, "d8:intervali60e5:peers6:\x7f\x00\x00\x01\x1b\x5be")
+			return
+		}
+		const n = 64 << 20
+		fmt.Fprintf(w, "d8:intervali60e5:peers%d:", n)
+		chunk := make([]byte, 64<<10)
+		for range n / len(chunk) {
+			k, err := w.Write(chunk)
+			written.Add(int64(k))
+			if err != nil {
+				return
+			}
+		}
+		io.WriteString(w, "e")
+	}))
+	defer srv.Close()
+	cfg := TrackerConfig{InfoHash: prototest.Stream().InfoHash(), Port: 7004, Dial: testmedia.LoopbackDial}
+	cfg.defaults()
+	cl, err := newTrackerClient(srv.URL+"/announce", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if resp, err := announce(context.Background(), cfg, cl, tracker.Started); err != nil || len(resp.Peers) != 1 {
+		t.Fatalf("normal answer: %v, %d peers", err, len(resp.Peers))
+	}
+	huge.Store(true)
+	// The library decodes what it read before the cut and fails on it (quoting it all in
+	// its error, which the announce loop clips before logging).
+	if _, err = announce(context.Background(), cfg, cl, tracker.None); err == nil {
+		t.Fatal("a 64 MB answer was accepted")
+	}
+	if w := written.Load(); w > 32<<20 {
+		t.Fatalf("the client read on: the tracker wrote %d MB of its 64 MB", w>>20)
+	}
+	huge.Store(false)
+	if _, err := announce(context.Background(), cfg, cl, tracker.None); err != nil {
+		t.Fatalf("normal answer after the refused one: %v", err)
+	}
+	t.Logf("the tracker wrote %d kB of its 64 MB answer before the client stopped reading", written.Load()>>10)
 }
