@@ -13,6 +13,13 @@ type liveState struct {
 	started   bool   // segments were selected: next is valid
 	next      uint64 // origin media sequence of the next segment to handle (earlier ones are published or skipped)
 	prevFirst uint64 // first media sequence of the previous playlist
+	prevLen   int    // how many segments it listed
+	// The newest media sequence listed so far, when it first appeared, and the shortest
+	// segment duration of the previous playlist: what bounds how far the numbering can
+	// advance by the next load (explained).
+	edge     uint64
+	edgeAt   time.Time
+	shortest time.Duration
 	// After an encoder restart the origin numbers segments from the start again; the
 	// published numbers continue from where they were, shifted by these.
 	seqShift, discShift uint64
@@ -71,7 +78,7 @@ func (in *Ingest) follow(ctx context.Context) error {
 		changed := !st.loaded || sum != st.sum
 		st.loaded, st.sum = true, sum
 		in.noteChange(&st, pl, changed, loadStart)
-		if done := in.handleLive(ctx, &st, pl); done {
+		if done := in.handleLive(ctx, &st, pl, loadStart); done {
 			return nil
 		}
 		wait := pl.target / 2
@@ -121,31 +128,94 @@ func (in *Ingest) noteChange(st *liveState, pl *mediaPlaylist, changed bool, now
 	}
 }
 
-// selectNew returns the segments of pl still to handle, and whether the origin restarted
-// its numbering. A gap between st.next and the first of them is media that fell out of the
-// playlist before it was fetched, or media older than catchUp: a playlist that grows by
-// hundreds of segments at once (an origin that was stuck, or a faulty one) is not fetched
-// in full, only its newest catchUp of media, because older segments would be out of the
-// peers' window before they were published.
-func (st *liveState) selectNew(pl *mediaPlaylist, backlog, catchUp time.Duration) (todo []playlistSegment, reset bool) {
-	segs := pl.segments
-	defer func() { st.prevFirst = segs[0].seq }()
-	switch {
-	case !st.started:
-		return backlogTail(segs, backlog), false
+// renumbering is how a playlist's numbering relates to the previous one's.
+type renumbering int
+
+const (
+	sameNumbering renumbering = iota
+	// Everything listed is older than what the previous playlist started with: an origin
+	// that starts counting again (an encoder restart).
+	numberedLower
+	// The first listed segment is further ahead than explained allows: an encoder restarted
+	// with another numbering (one derived from the clock, say) or a faulty origin.
+	numberedFarAhead
+)
+
+// Bounds of a forward jump that is still taken for lost segments (see explained).
+const (
+	jumpMargin     = 10
+	minSegmentTime = 100 * time.Millisecond
+)
+
+// explained is the largest gap, in segments, between the next segment to handle and the
+// first one pl lists that is taken for segments lost from the playlist before they were
+// fetched (an origin outage, reloads that came late). It is what the origin can have
+// produced since the newest segment we knew first appeared (at most one segment per half
+// target duration, or per shortest segment of the previous playlist when it listed shorter
+// ones), plus the previous playlist's length (the window may shrink, or the ingest may still
+// be behind it), plus a margin for rounding. A larger jump cannot be media that was lost: it
+// is a new numbering, and published as such it would make viewers account for every
+// missing number (10^12 of them for a clock-based encoder restart) and see no
+// discontinuity where the timestamps restart. The bound grows with real time, so an origin
+// that was unreachable or stuck for an hour still has its gap published as a gap.
+func (st *liveState) explained(now time.Time, target time.Duration) uint64 {
+	per := min(target/2, st.shortest)
+	per = max(per, minSegmentTime)
+	produced := uint64(max(now.Sub(st.edgeAt), 0) / per)
+	return produced + uint64(st.prevLen) + jumpMargin
+}
+
+// numbering classifies pl's numbering against the previous playlist's. Playlists that
+// overlap what was handled, or lag behind it without falling below the previous
+// playlist's first segment (a CDN edge a few segments behind), are sameNumbering.
+func (st *liveState) numbering(pl *mediaPlaylist, now time.Time, target time.Duration) renumbering {
+	switch first := pl.segments[0].seq; {
 	case pl.last() < st.prevFirst:
-		// Everything listed is older than what the previous playlist started with: not
-		// a stale copy but an origin that starts counting again (an encoder restart).
-		return backlogTail(segs, backlog), true
+		return numberedLower
+	case first > st.next && first-st.next > st.explained(now, target):
+		return numberedFarAhead
+	}
+	return sameNumbering
+}
+
+// accept records pl as the previous playlist for the next load's checks.
+func (st *liveState) accept(pl *mediaPlaylist, now time.Time, renumbered bool) {
+	segs := pl.segments
+	st.prevFirst, st.prevLen = segs[0].seq, len(segs)
+	st.shortest = segs[0].duration
+	for _, s := range segs {
+		if s.duration > 0 {
+			st.shortest = min(st.shortest, s.duration)
+		}
+	}
+	if renumbered || !st.started || pl.last() > st.edge {
+		st.edge, st.edgeAt = pl.last(), now
+	}
+}
+
+// selectNew returns the segments of pl still to handle, and how the numbering changed. A
+// gap between st.next and the first of them is media that fell out of the playlist before
+// it was fetched, or media older than catchUp: a playlist that grows by hundreds of
+// segments at once (an origin that was stuck, or a faulty one) is not fetched in full,
+// only its newest catchUp of media, because older segments would be out of the peers'
+// window before they were published. A new numbering starts again from the backlog.
+func (st *liveState) selectNew(pl *mediaPlaylist, now time.Time, target, backlog, catchUp time.Duration) (todo []playlistSegment, renum renumbering) {
+	segs := pl.segments
+	if st.started {
+		renum = st.numbering(pl, now, target)
+	}
+	defer st.accept(pl, now, renum != sameNumbering)
+	if !st.started || renum != sameNumbering {
+		return backlogTail(segs, backlog), renum
 	}
 	i := 0
 	for i < len(segs) && segs[i].seq < st.next {
 		i++
 	}
 	if i == len(segs) {
-		return nil, false
+		return nil, sameNumbering
 	}
-	return backlogTail(segs[i:], catchUp), false
+	return backlogTail(segs[i:], catchUp), sameNumbering
 }
 
 // backlogTail returns the newest segment and the older ones while the media after them
@@ -176,17 +246,25 @@ func (in *Ingest) backlog(target time.Duration) time.Duration {
 // fails to fetch stops the round (later segments must not overtake it) and is retried
 // after the next reload, up to Attempts times before it is skipped. It reports whether
 // the stream has ended.
-func (in *Ingest) handleLive(ctx context.Context, st *liveState, pl *mediaPlaylist) bool {
+func (in *Ingest) handleLive(ctx context.Context, st *liveState, pl *mediaPlaylist, now time.Time) bool {
 	if len(pl.segments) == 0 {
 		if pl.ended {
 			in.log.Warn("the playlist ended (EXT-X-ENDLIST) without any segment left to publish")
 		}
 		return pl.ended
 	}
-	todo, reset := st.selectNew(pl, in.backlog(pl.target), in.cfg.WindowDuration)
-	if reset {
+	next, bound := st.next, st.explained(now, in.desc.TargetDuration)
+	todo, renum := st.selectNew(pl, now, in.desc.TargetDuration, in.backlog(pl.target), in.cfg.WindowDuration)
+	switch renum {
+	case numberedLower:
 		in.log.Warn("media sequence restarted at the origin (encoder restart?); continuing the published numbering after a discontinuity",
 			"origin_media_seq", todo[0].seq, "last_published", st.lastPubSeq)
+	case numberedFarAhead:
+		in.log.Warn("media sequence jumped further than lost segments can explain (encoder restart?); continuing the published numbering after a discontinuity",
+			"expected", next, "origin_media_seq", pl.segments[0].seq, "explained_up_to", bound, "last_published", st.lastPubSeq)
+	}
+	reset := renum != sameNumbering
+	if reset {
 		st.resetPending = true
 	}
 	if !st.started || reset {
