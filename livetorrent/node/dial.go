@@ -138,8 +138,12 @@ func (d *dialer) disconnected(addr string, now time.Time, received int64, err er
 	}
 }
 
-// dialed takes the outcome of a dial to addr, on the loop: a failure rests the address, a
-// success resets its backoff and registers the connection.
+// dialed takes the outcome of a dial to addr, on the loop. A connection that registers
+// resets the address's backoff. One refused after the handshakes is a failure like any
+// other, so the backoff grows rather than the address being dialled again every tick (each
+// time a TCP connect and two handshakes on both sides) - unless it was refused because that
+// peer is already connected (an incoming connection that announced no listening port, or
+// another): then addr is its address, and is dialled again only once that connection ends.
 func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remote, err error) {
 	st := d.addrs[addr]
 	st.busy = false
@@ -149,8 +153,16 @@ func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remo
 		st.rest(now)
 		return
 	}
-	st.backoff = minBackoff
-	d.n.register(d.ctx, nc, r, true, addr)
+	h, err := d.n.register(d.ctx, nc, r, true, addr)
+	switch {
+	case err == nil:
+		st.backoff = minBackoff
+	case errors.Is(err, errDuplicatePeer):
+		d.n.byAddr[addr] = h
+	default:
+		d.n.log.Debug("dialled peer refused", "addr", addr, "err", err)
+		st.rest(now)
+	}
 }
 
 // refused counts a connection that failed before both handshakes completed. It runs on
@@ -243,7 +255,9 @@ func (n *Node) acceptLoop(ctx context.Context) {
 					n.stats.Refused++
 					return
 				}
-				n.register(ctx, nc, r, false, "")
+				if _, err := n.register(ctx, nc, r, false, ""); err != nil {
+					n.log.Debug("incoming refused", "addr", nc.RemoteAddr(), "err", err)
+				}
 			}:
 			case <-ctx.Done():
 				nc.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,3 +88,53 @@ func rawDial(t *testing.T, from net.IP, addr string, hello peerconn.Hello) (net.
 	}
 	return c, r
 }
+
+// rawListener is a hand-driven peer that accepts connections on loopback and completes
+// both handshakes as hello, counting them; it keeps every connection open until the test
+// ends and never sends anything else.
+type rawListener struct {
+	ln       net.Listener
+	accepted atomic.Int64
+}
+
+func listenRaw(t *testing.T, hello peerconn.Hello) *rawListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &rawListener{ln: ln}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() {
+				if _, _, err := peerconn.Accept(c, func(protocol.InfoHash) (peerconn.Hello, bool) { return hello, true },
+					time.Now().Add(5*time.Second)); err == nil {
+					l.accepted.Add(1)
+				}
+			}()
+		}
+	}()
+	return l
+}
+
+func (l *rawListener) addr() string { return l.ln.Addr().String() }

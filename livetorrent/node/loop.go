@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -120,18 +121,30 @@ func (n *Node) dropped(a livetorrent.Action) {
 	}
 }
 
+// Reasons register refuses a connection; none is a penalty.
+var (
+	errDuplicatePeer = errors.New("peer id already connected")
+	errBannedPeer    = errors.New("banned")
+)
+
 // register adds a connection that completed both handshakes; it runs on the loop. A second
 // connection under a peer id already connected is refused, without penalty: the id is not
 // authenticated, so the newer one may be the honest peer or a spoof, and keeping the
-// established one is what lets neither side churn.
-func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, outbound bool, dialAddr string) {
-	if _, dup := n.byID[r.PeerID]; dup || n.bans.bannedAny(peerBanKeys(nc.RemoteAddr(), r.PeerID), time.Now()) {
+// established one is what lets neither side churn. On refusal the connection is closed and
+// h is the peer already connected under that id, if any.
+func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, outbound bool, dialAddr string) (h livetorrent.PeerHandle, err error) {
+	if h, dup := n.byID[r.PeerID]; dup {
 		n.stats.Refused++
 		nc.Close()
-		return
+		return h, errDuplicatePeer
+	}
+	if n.bans.bannedAny(peerBanKeys(nc.RemoteAddr(), r.PeerID), time.Now()) {
+		n.stats.Refused++
+		nc.Close()
+		return 0, errBannedPeer
 	}
 	n.next++
-	h := n.next
+	h = n.next
 	cfg := n.cfg.Conn
 	cfg.Upload, cfg.Download = n.up, n.down
 	cfg.OnDataWritten = func(b int) {
@@ -151,8 +164,14 @@ func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, out
 		})
 	n.conns[h] = c
 	n.byID[r.PeerID] = h
+	// The address it listens on counts as connected, so the dialer leaves it alone when
+	// discovery lists it: the one we dialled, or the port an incoming peer announced.
 	if dialAddr != "" {
 		n.byAddr[dialAddr] = h
+	} else if la, ok := announcedAddr(nc.RemoteAddr(), r.Ext.Port); ok {
+		if _, taken := n.byAddr[la.String()]; !taken {
+			n.byAddr[la.String()] = h
+		}
 	}
 	n.stats.Connected = len(n.conns)
 	if outbound {
@@ -162,6 +181,18 @@ func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, out
 	}
 	seeder := dialAddr != "" && slices.Contains(n.cfg.Seeders, dialAddr)
 	n.handle(livetorrent.PeerUp{Peer: h, Addr: nc.RemoteAddr().String(), Outbound: outbound, Ext: r.Ext, Seeder: seeder})
+	return h, nil
+}
+
+// announcedAddr is where an incoming peer says it accepts connections: the IP it connects
+// from with the port of its extended handshake (false if it announced none).
+func announcedAddr(remote net.Addr, port uint16) (netip.AddrPort, bool) {
+	ta, ok := remote.(*net.TCPAddr)
+	if !ok || port == 0 {
+		return netip.AddrPort{}, false
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	return netip.AddrPortFrom(ip.Unmap(), port), ok
 }
 
 func (n *Node) unregister(h livetorrent.PeerHandle, err error) {

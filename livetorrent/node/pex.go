@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"time"
 
@@ -42,13 +41,7 @@ func (n *Node) listenAddr(h livetorrent.PeerHandle) (netip.AddrPort, bool) {
 		}
 	}
 	c := n.conns[h]
-	ta, ok := c.Addr().(*net.TCPAddr)
-	port := c.Remote().Ext.Port
-	if !ok || port == 0 {
-		return netip.AddrPort{}, false
-	}
-	ip, ok := netip.AddrFromSlice(ta.IP)
-	return netip.AddrPortFrom(ip.Unmap(), port), ok
+	return announcedAddr(c.Addr(), c.Remote().Ext.Port)
 }
 
 // sendPex tells each peer the listening peers it has not heard of, and the ones gone.
