@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -20,6 +21,10 @@ type liveState struct {
 	edge     uint64
 	edgeAt   time.Time
 	shortest time.Duration
+	// Consecutive loads numbered differently (renumbering), ignored until they confirm it,
+	// and the start of the first of them.
+	renumLoads int
+	renumSince time.Time
 	// After an encoder restart the origin numbers segments from the start again; the
 	// published numbers continue from where they were, shifted by these.
 	seqShift, discShift uint64
@@ -134,12 +139,21 @@ type renumbering int
 const (
 	sameNumbering renumbering = iota
 	// Everything listed is older than what the previous playlist started with: an origin
-	// that starts counting again (an encoder restart).
+	// that starts counting again (an encoder restart), or a stale copy from a cache.
 	numberedLower
 	// The first listed segment is further ahead than explained allows: an encoder restarted
 	// with another numbering (one derived from the clock, say) or a faulty origin.
 	numberedFarAhead
 )
+
+// A new numbering is believed once this many consecutive loads, spanning at least a target
+// duration, show it. One CDN edge serving an old cached copy, or one glitched response, is
+// not an encoder restart (RFC 8216 §6.2.1 forbids the media sequence to decrease): taking it
+// for one would republish old media as live after a discontinuity, and when the fresh
+// playlist returned, publish a segment twice and count phantom segments as skipped. Those
+// loads are ignored instead. The wait costs one or two target durations after a real
+// restart and loses no media: the rebase publishes the backlog of the new numbering.
+const renumberLoads = 3
 
 // Bounds of a forward jump that is still taken for lost segments (see explained).
 const (
@@ -182,7 +196,7 @@ func (st *liveState) numbering(pl *mediaPlaylist, now time.Time, target time.Dur
 func (st *liveState) accept(pl *mediaPlaylist, now time.Time, renumbered bool) {
 	segs := pl.segments
 	st.prevFirst, st.prevLen = segs[0].seq, len(segs)
-	st.shortest = segs[0].duration
+	st.shortest = math.MaxInt64
 	for _, s := range segs {
 		if s.duration > 0 {
 			st.shortest = min(st.shortest, s.duration)
@@ -193,29 +207,51 @@ func (st *liveState) accept(pl *mediaPlaylist, now time.Time, renumbered bool) {
 	}
 }
 
-// selectNew returns the segments of pl still to handle, and how the numbering changed. A
-// gap between st.next and the first of them is media that fell out of the playlist before
+// holdRenumbering reports whether pl, numbered as renum says, is to be ignored: a new
+// numbering not yet confirmed by renumberLoads consecutive loads spanning a target duration.
+// A load in the old numbering ends the wait: what came before was stale.
+func (in *Ingest) holdRenumbering(st *liveState, pl *mediaPlaylist, renum renumbering, now time.Time, target time.Duration) bool {
+	if renum == sameNumbering {
+		if st.renumLoads > 0 {
+			in.log.Info("the playlist is numbered as before again: the differently numbered loads were stale or glitched, and were ignored",
+				"ignored_loads", st.renumLoads, "origin_media_seq", pl.segments[0].seq)
+			st.renumLoads = 0
+		}
+		return false
+	}
+	if st.renumLoads == 0 {
+		st.renumSince = now
+		in.log.Warn("the playlist is numbered unlike the previous one (a stale copy, or an encoder restart?); ignoring it until further loads confirm it",
+			"origin_media_seq", pl.segments[0].seq, "origin_last", pl.last(), "expected", st.next, "loads_needed", renumberLoads)
+	}
+	st.renumLoads++
+	if st.renumLoads < renumberLoads || now.Sub(st.renumSince) < target {
+		return true
+	}
+	st.renumLoads = 0
+	return false
+}
+
+// selectNew returns the segments of pl still to handle; renum is how its numbering relates
+// to the previous playlist's (a confirmed renumbering). A gap between st.next and the first of them is media that fell out of the playlist before
 // it was fetched, or media older than catchUp: a playlist that grows by hundreds of
 // segments at once (an origin that was stuck, or a faulty one) is not fetched in full,
 // only its newest catchUp of media, because older segments would be out of the peers'
 // window before they were published. A new numbering starts again from the backlog.
-func (st *liveState) selectNew(pl *mediaPlaylist, now time.Time, target, backlog, catchUp time.Duration) (todo []playlistSegment, renum renumbering) {
+func (st *liveState) selectNew(pl *mediaPlaylist, now time.Time, renum renumbering, backlog, catchUp time.Duration) []playlistSegment {
 	segs := pl.segments
-	if st.started {
-		renum = st.numbering(pl, now, target)
-	}
 	defer st.accept(pl, now, renum != sameNumbering)
 	if !st.started || renum != sameNumbering {
-		return backlogTail(segs, backlog), renum
+		return backlogTail(segs, backlog)
 	}
 	i := 0
 	for i < len(segs) && segs[i].seq < st.next {
 		i++
 	}
 	if i == len(segs) {
-		return nil, sameNumbering
+		return nil
 	}
-	return backlogTail(segs[i:], catchUp), sameNumbering
+	return backlogTail(segs[i:], catchUp)
 }
 
 // backlogTail returns the newest segment and the older ones while the media after them
@@ -253,8 +289,16 @@ func (in *Ingest) handleLive(ctx context.Context, st *liveState, pl *mediaPlayli
 		}
 		return pl.ended
 	}
-	next, bound := st.next, st.explained(now, in.desc.TargetDuration)
-	todo, renum := st.selectNew(pl, now, in.desc.TargetDuration, in.backlog(pl.target), in.cfg.WindowDuration)
+	target := in.desc.TargetDuration
+	next, bound := st.next, st.explained(now, target)
+	renum := sameNumbering
+	if st.started {
+		renum = st.numbering(pl, now, target)
+	}
+	if in.holdRenumbering(st, pl, renum, now, target) {
+		return false
+	}
+	todo := st.selectNew(pl, now, renum, in.backlog(pl.target), in.cfg.WindowDuration)
 	switch renum {
 	case numberedLower:
 		in.log.Warn("media sequence restarted at the origin (encoder restart?); continuing the published numbering after a discontinuity",

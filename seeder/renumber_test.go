@@ -188,3 +188,104 @@ func TestLongOutageGapKept(t *testing.T) {
 		t.Fatalf("published %v (stats %+v): want a gap of over 40 segments kept as a gap", seqs(ms), in.Stats())
 	}
 }
+
+// requireOnce fails unless every published media URI is distinct.
+func requireOnce(t *testing.T, ps []published) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if seen[p.rec.URI] {
+			t.Fatalf("%s published twice: %v", p.rec.URI, seqs(ps))
+		}
+		seen[p.rec.URI] = true
+	}
+}
+
+// One load is served from a stale cache a whole window behind (numbered below the previous
+// playlist's first segment). RFC 8216 §6.2.1 forbids a decreasing media sequence, so a
+// single such load is not an encoder restart: it is ignored, and when the fresh playlist
+// returns nothing is published twice, nothing counted as skipped, no discontinuity flagged.
+func TestStalePlaylistOnceIgnored(t *testing.T) {
+	clk := newStepClock()
+	o := newScriptedOrigin(t, clk, func(n int) string {
+		if n == 5 {
+			return playlistText(2, 50, 3, "a")
+		}
+		return playlistText(2, uint64(100+n), 3, "a")
+	})
+	rec := newRecorder()
+	in, lb := newTestIngest(t, o.URL(), clk, rec, nil)
+	run := runIngest(t, in)
+	waitForSeq(t, rec, 115)
+	run.stop(t)
+	checkPublished(t, rec, testKey(1))
+	ms := rec.media()
+	requireContiguous(t, ms)
+	requireOnce(t, ms)
+	for _, p := range ms {
+		if p.rec.URI != fmt.Sprintf("a%d.ts", p.rec.MediaSeq) || p.rec.Flags&protocol.FlagDiscontinuity != 0 {
+			t.Fatalf("published %s as %d, flags %#x", p.rec.URI, p.rec.MediaSeq, p.rec.Flags)
+		}
+	}
+	if st := in.Stats(); st.Skipped != 0 || lb.has("media sequence restarted") || !lb.has("numbered as before again") {
+		t.Errorf("stats %+v: want nothing skipped, no restart assumed and the stale load logged", st)
+	}
+}
+
+// Likewise one load numbered far ahead (a glitching origin) is ignored when the numbering
+// comes back.
+func TestMediaSequenceJumpOnceIgnored(t *testing.T) {
+	clk := newStepClock()
+	o := newScriptedOrigin(t, clk, func(n int) string {
+		if n == 5 {
+			return playlistText(2, 1_000_000_000_000, 3, "b")
+		}
+		return playlistText(2, uint64(100+n), 3, "a")
+	})
+	rec := newRecorder()
+	in, lb := newTestIngest(t, o.URL(), clk, rec, nil)
+	run := runIngest(t, in)
+	waitForSeq(t, rec, 115)
+	run.stop(t)
+	checkPublished(t, rec, testKey(1))
+	ms := rec.media()
+	requireContiguous(t, ms)
+	requireOnce(t, ms)
+	if b := withPrefix(ms, "b"); len(b) > 0 {
+		t.Fatalf("the glitched playlist's segments were published: %v", seqs(b))
+	}
+	if st := in.Stats(); st.Skipped != 0 || lb.has("media sequence jumped") {
+		t.Errorf("stats %+v: want nothing skipped and no rebase", st)
+	}
+}
+
+// An origin whose encoder restarts at 0: the lower numbering persists, and after the loads
+// that confirm it the seeder rebases, publishing the new encoder's segments from its first
+// (still in the backlog), each once, after a discontinuity.
+func TestEncoderRestartConfirmed(t *testing.T) {
+	clk := newStepClock()
+	o := newScriptedOrigin(t, clk, func(n int) string {
+		if n <= 4 {
+			return playlistText(2, uint64(100+n), 3, "a")
+		}
+		// The new encoder's playlist grows from segment 0, one segment per load.
+		k := uint64(n - 4)
+		return playlistText(2, max(k, 3)-3, int(min(k, 3)), "b")
+	})
+	rec := newRecorder()
+	in, lb := newTestIngest(t, o.URL(), clk, rec, nil)
+	run := runIngest(t, in)
+	rec.waitFor(t, func() bool { return len(withPrefix(rec.media(), "b")) >= 6 }, "6 segments after the restart")
+	run.stop(t)
+	checkPublished(t, rec, testKey(1))
+	ms := rec.media()
+	requireContiguous(t, ms)
+	requireOnce(t, ms)
+	b := withPrefix(ms, "b")
+	if b[0].rec.URI != "b0.ts" || b[0].rec.Flags&protocol.FlagDiscontinuity == 0 {
+		t.Fatalf("first segment after the restart: %s flags %#x; want b0.ts with a discontinuity", b[0].rec.URI, b[0].rec.Flags)
+	}
+	if st := in.Stats(); st.Skipped != 0 || !lb.has("media sequence restarted") {
+		t.Errorf("stats %+v: want nothing skipped and the restart logged", st)
+	}
+}
