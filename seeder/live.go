@@ -86,9 +86,13 @@ func (in *Ingest) follow(ctx context.Context) error {
 		if done := in.handleLive(ctx, &st, pl, loadStart); done {
 			return nil
 		}
-		wait := pl.target / 2
+		// The schedule follows the published target duration, fixed when the descriptor
+		// was signed, not this load's: one load saying 600 s must not delay the next
+		// reload by ten minutes (ensureDescriptor warns about the change).
+		target := in.desc.TargetDuration
+		wait := target / 2
 		if changed {
-			wait = pl.target
+			wait = target
 		}
 		if err := sleepUntil(ctx, in.clock, loadStart.Add(wait)); err != nil {
 			return err
@@ -124,12 +128,12 @@ func (in *Ingest) noteChange(st *liveState, pl *mediaPlaylist, changed bool, now
 		st.changedAt = now
 		return
 	}
-	limit := time.Duration(in.cfg.StallAfter) * pl.target
+	limit := time.Duration(in.cfg.StallAfter) * in.desc.TargetDuration
 	if !st.stalled && !pl.ended && now.Sub(st.changedAt) >= limit {
 		st.stalled = true
 		in.count(func(s *Stats) { s.Stalled = true })
 		in.log.Warn("playlist stopped updating; still polling", "unchanged_for", now.Sub(st.changedAt).Round(time.Millisecond),
-			"target_duration", pl.target, "last_published", st.lastPubSeq)
+			"target_duration", in.desc.TargetDuration, "last_published", st.lastPubSeq)
 	}
 }
 
@@ -298,7 +302,7 @@ func (in *Ingest) handleLive(ctx context.Context, st *liveState, pl *mediaPlayli
 	if in.holdRenumbering(st, pl, renum, now, target) {
 		return false
 	}
-	todo := st.selectNew(pl, now, renum, in.backlog(pl.target), in.cfg.WindowDuration)
+	todo := st.selectNew(pl, now, renum, in.backlog(target), in.cfg.WindowDuration)
 	switch renum {
 	case numberedLower:
 		in.log.Warn("media sequence restarted at the origin (encoder restart?); continuing the published numbering after a discontinuity",

@@ -289,3 +289,27 @@ func TestEncoderRestartConfirmed(t *testing.T) {
 		t.Errorf("stats %+v: want nothing skipped and the restart logged", st)
 	}
 }
+
+// One load says EXT-X-TARGETDURATION:600 (a glitch; the descriptor published 2 s). The
+// reload schedule follows the published target: no reload waits more than 2 s.
+func TestTargetDurationGlitchKeepsReloading(t *testing.T) {
+	clk := newStepClock()
+	o := newScriptedOrigin(t, clk, func(n int) string {
+		target := 2
+		if n == 3 {
+			target = 600
+		}
+		return playlistText(target, uint64(100+n), 1, "a")
+	})
+	rec := newRecorder()
+	in, _ := newTestIngest(t, o.URL(), clk, rec, nil)
+	run := runIngest(t, in)
+	waitForSeq(t, rec, 107)
+	run.stop(t)
+	loads := o.loadTimes()
+	for i := 1; i < len(loads); i++ {
+		if d := loads[i].Sub(loads[i-1]); d > 2*time.Second {
+			t.Fatalf("load %d came %v after the previous one; want at most the published 2 s target", i+1, d)
+		}
+	}
+}
