@@ -13,11 +13,13 @@ import (
 
 // Config bounds an Output. Zero values take the defaults.
 type Config struct {
-	// PlaylistSegments is how many of the newest segments /live.m3u8 lists (default 6).
+	// PlaylistSegments is how many of the newest segments /live.m3u8 lists. By default 6,
+	// or more when 6 last less than three target durations, the least RFC 8216 §6.2.2
+	// allows a live playlist; a value set here is taken as it is.
 	PlaylistSegments int
 	// KeepSegments is how many segments stay fetchable; segments that left the playlist
 	// stay a while as RFC 8216 §6.2.2 asks (default 2×PlaylistSegments+1, at least
-	// PlaylistSegments).
+	// PlaylistSegments; with the default listing, twice what it lists, plus one).
 	KeepSegments int
 	// MaxBytes bounds the segment and init bytes held (default 256 MiB). The newest
 	// segment is kept even when it alone is larger.
@@ -29,6 +31,8 @@ type Config struct {
 	// (default 2×TargetDuration, at least 2 s; 10 s when TargetDuration is 0).
 	PlaylistWait time.Duration
 	Logger       *slog.Logger // default: discard
+
+	autoList bool // PlaylistSegments was left to its default: list three target durations
 }
 
 const (
@@ -39,6 +43,7 @@ const (
 func (c *Config) defaults() {
 	if c.PlaylistSegments <= 0 {
 		c.PlaylistSegments = defaultPlaylistSegments
+		c.autoList = true
 	}
 	if c.KeepSegments <= 0 {
 		c.KeepSegments = 2*c.PlaylistSegments + 1
@@ -97,6 +102,9 @@ type Output struct {
 	prev    prevSegment
 	lost    int // losses since the last accepted segment
 	longest time.Duration
+	// target is EXT-X-TARGETDURATION, fixed by the first playlist rendered: RFC 8216 §6.2.1
+	// forbids changing it (0 until then).
+	target int
 	// spareInit is the last init segment delivered; it is usually also in the window.
 	spareInit *initSegment
 	ended     bool // the FlagEnd segment was accepted
@@ -347,6 +355,34 @@ func (o *Output) bumpLocked() {
 	o.changed = make(chan struct{})
 }
 
+// listedLocked returns the newest segments the playlist lists: by default PlaylistSegments
+// of them, or more if those last less than three target durations, which RFC 8216 §6.2.2
+// asks a live playlist to hold (players start that far behind the edge); the window then
+// keeps twice as many, so that segments stay fetchable for a playlist's duration after
+// they leave it. A configured PlaylistSegments is taken as it is.
+func (o *Output) listedLocked() []*entry {
+	es := o.win.entries
+	if !o.cfg.autoList {
+		return es[max(0, len(es)-o.cfg.PlaylistSegments):]
+	}
+	need := 3 * time.Duration(o.target) * time.Second
+	n, total := 0, time.Duration(0)
+	for n < len(es) && (n < o.cfg.PlaylistSegments || total < need) {
+		n++
+		total += es[len(es)-n].duration
+	}
+	if n > 0 && total < need && total > 0 {
+		// Too few held: estimate the count from the listed segments' mean duration.
+		n = int(min(int64(need/(total/time.Duration(n)))+1, maxListedSegments))
+	}
+	o.win.maxSegments = max(o.win.maxSegments, min(2*n+1, 2*maxListedSegments+1))
+	return es[len(es)-min(n, len(es)):]
+}
+
+// maxListedSegments bounds the listing (and so what the window keeps for it), whatever a
+// stream's target duration is against its segments'.
+const maxListedSegments = 100
+
 // playlistLocked renders the current playlist, from the cache when nothing changed.
 // ok is false while there is nothing to list and the stream has not ended.
 func (o *Output) playlistLocked() (body []byte, ok bool, err error) {
@@ -356,10 +392,12 @@ func (o *Output) playlistLocked() (body []byte, ok bool, err error) {
 	if o.cacheOK && o.cacheAt == o.version {
 		return o.cache, true, nil
 	}
-	listed := o.win.entries[max(0, len(o.win.entries)-o.cfg.PlaylistSegments):]
+	if o.target == 0 {
+		o.target = targetSeconds(o.cfg.TargetDuration, o.longest)
+	}
 	body, err = renderPlaylist(playlistInput{
-		segments:       listed,
-		targetDuration: targetSeconds(o.cfg.TargetDuration, o.longest),
+		segments:       o.listedLocked(),
+		targetDuration: o.target,
 		ended:          o.ended || o.closed,
 	})
 	if err != nil {

@@ -89,10 +89,10 @@ func renderPlaylist(in playlistInput) ([]byte, error) {
 	return bytes.Clone(p.Encode().Bytes()), nil
 }
 
-// targetSeconds is EXT-X-TARGETDURATION: the largest segment duration rounded up to whole
-// seconds, and at least the stream's declared target duration.
+// targetSeconds is EXT-X-TARGETDURATION: the stream's declared target duration (rounded up
+// to whole seconds), or the largest segment duration rounded to the nearest second if that
+// is more (RFC 8216 §4.3.3.1 compares EXTINF rounded to the nearest integer).
 func targetSeconds(declared, longest time.Duration) int {
-	d := max(declared, longest)
-	s := int((d + time.Second - 1) / time.Second)
-	return max(1, s)
+	s := int((declared + time.Second - 1) / time.Second)
+	return max(1, s, int((longest+time.Second/2)/time.Second))
 }

@@ -287,7 +287,8 @@ func TestTargetSeconds(t *testing.T) {
 	}{
 		{0, 0, 1},
 		{2 * time.Second, 0, 2},
-		{2 * time.Second, 2002 * time.Millisecond, 3},
+		{2 * time.Second, 2002 * time.Millisecond, 2}, // rounds to 2 (RFC 8216 §4.3.3.1)
+		{2 * time.Second, 2600 * time.Millisecond, 3},
 		{6 * time.Second, 2 * time.Second, 6},
 		{0, 1500 * time.Millisecond, 2},
 		{1500 * time.Millisecond, 900 * time.Millisecond, 2},
@@ -315,5 +316,61 @@ func TestInitSurvivesRefusedSegment(t *testing.T) {
 	}
 	if st := out.Stats(); st.SegmentsRejected != 1 || st.SegmentsLost != 1 || st.SegmentsDelivered != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestPlaylistHoldsThreeTargetDurations: by default the playlist lists at least three target
+// durations (RFC 8216 §6.2.2), here 15 segments of 2 s under a 10 s target rather than 6, and
+// a segment that left it stays fetchable.
+func TestPlaylistHoldsThreeTargetDurations(t *testing.T) {
+	pub := newPublisher(t)
+	out := NewOutput(Config{TargetDuration: 10 * time.Second, Logger: testLogger(t)})
+	deliver := func(seq uint64) {
+		d := data("seg" + strconv.FormatUint(seq, 10))
+		out.Deliver(Segment{Record: pub.segment(seq, 2*time.Second, 0, nil, d), Data: d})
+	}
+	deliver(0)
+	playlistText(t, out) // the first playlist fixes the target: 10 s
+	for seq := uint64(1); seq < 40; seq++ {
+		deliver(seq)
+	}
+	p := decodePlaylist(t, playlistText(t, out))
+	var listed time.Duration
+	for _, s := range p.GetAllSegments() {
+		listed += time.Duration(s.Duration * float64(time.Second))
+	}
+	if p.TargetDuration != 10 || listed < 30*time.Second {
+		t.Fatalf("target %v s, %v listed; want 10 s and at least 30 s", p.TargetDuration, listed)
+	}
+	oldest := p.SeqNo - 1 // left the playlist
+	out.mu.Lock()
+	e, _ := out.win.find(oldest)
+	out.mu.Unlock()
+	if e == nil {
+		t.Fatalf("segment %d left the playlist and is no longer held", oldest)
+	}
+}
+
+// TestPlaylistTargetFixed: EXT-X-TARGETDURATION is fixed by the first playlist (RFC 8216
+// §6.2.1): a later 6.4 s segment (6 when rounded, §4.3.3.1), a later declared target, or a
+// publisher's overlong segment do not change it.
+func TestPlaylistTargetFixed(t *testing.T) {
+	pub := newPublisher(t)
+	out := NewOutput(Config{TargetDuration: 6 * time.Second, Logger: testLogger(t)})
+	deliver := func(seq uint64, dur time.Duration) {
+		d := data("seg" + strconv.FormatUint(seq, 10))
+		out.Deliver(Segment{Record: pub.segment(seq, dur, 0, nil, d), Data: d})
+	}
+	deliver(0, 6*time.Second)
+	// The text, not a decoder's view: decoders raise the target to fit long segments.
+	const fixed = "#EXT-X-TARGETDURATION:6\n"
+	if pl := playlistText(t, out); !strings.Contains(pl, fixed) {
+		t.Fatalf("want a target of 6:\n%s", pl)
+	}
+	deliver(1, 6400*time.Millisecond)
+	out.SetTargetDuration(8 * time.Second)
+	deliver(2, 7600*time.Millisecond)
+	if pl := playlistText(t, out); !strings.Contains(pl, fixed) {
+		t.Fatalf("target changed:\n%s", pl)
 	}
 }
