@@ -361,6 +361,22 @@ func (o *Output) bumpLocked() {
 // keeps twice as many, so that segments stay fetchable for a playlist's duration after
 // they leave it. A configured PlaylistSegments is taken as it is.
 func (o *Output) listedLocked() []*entry {
+	return afterLastMapEnd(o.listableLocked())
+}
+
+// afterLastMapEnd drops the listed segments before the last switch from fMP4 to MPEG-TS: an
+// EXT-X-MAP applies to every segment after it (RFC 8216 §4.3.2.5) and no tag ends it, so
+// MPEG-TS segments listed after fMP4 ones would be read with the fMP4 init segment.
+func afterLastMapEnd(listed []*entry) []*entry {
+	for i := len(listed) - 1; i > 0; i-- {
+		if listed[i].init == nil && listed[i-1].init != nil {
+			return listed[i:]
+		}
+	}
+	return listed
+}
+
+func (o *Output) listableLocked() []*entry {
 	es := o.win.entries
 	if !o.cfg.autoList {
 		return es[max(0, len(es)-o.cfg.PlaylistSegments):]

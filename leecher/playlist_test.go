@@ -374,3 +374,21 @@ func TestPlaylistTargetFixed(t *testing.T) {
 		t.Fatalf("target changed:\n%s", pl)
 	}
 }
+
+// TestPlaylistMapEndsAtSwitchToTS: after a switch from fMP4 to MPEG-TS the playlist lists
+// only the MPEG-TS segments: no tag ends an EXT-X-MAP (RFC 8216 §4.3.2.5), so listed after
+// fMP4 ones they would be read with the fMP4 init segment.
+func TestPlaylistMapEndsAtSwitchToTS(t *testing.T) {
+	pub := newPublisher(t)
+	out := NewOutput(Config{TargetDuration: 2 * time.Second, Logger: testLogger(t)})
+	initA := pub.initSeg(data("initA"))
+	out.Deliver(Segment{Record: pub.segment(0, 2*time.Second, 0, initA, data("f0")), Data: data("f0"), Init: initA, InitData: data("initA")})
+	out.Deliver(Segment{Record: pub.segment(1, 2*time.Second, 0, initA, data("f1")), Data: data("f1")})
+	for seq := uint64(2); seq < 4; seq++ {
+		out.Deliver(Segment{Record: pub.segment(seq, 2*time.Second, protocol.FlagDiscontinuity*uint8(3-seq), nil, data("t")), Data: data("t")})
+	}
+	pl := playlistText(t, out)
+	if strings.Contains(pl, "EXT-X-MAP") || strings.Contains(pl, ".m4s") || !strings.Contains(pl, "seg/3.ts") {
+		t.Fatalf("fMP4 segments or their map listed before MPEG-TS ones:\n%s", pl)
+	}
+}
