@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -73,13 +74,18 @@ func (d *dialer) forgetOne() bool {
 	return false
 }
 
-// poll starts the dials that are due, in the order of due(), within the peer target and
-// the half-open limit (the dial goroutines queue on it).
+// poll starts the dials that are due, in the order of due(), within the peer target, the
+// per-IP limit (for discovered addresses: a hostile peer exchange could list many ports of
+// one host) and the half-open limit (the dial goroutines queue on it).
 func (d *dialer) poll(now time.Time) {
 	dialling := 0
-	for _, st := range d.addrs {
+	byGroup := d.n.peersByIPGroup()
+	for addr, st := range d.addrs {
 		if st.busy {
 			dialling++
+			if g, ok := d.ipGroup(addr); ok {
+				byGroup[g]++
+			}
 		}
 	}
 	for _, addr := range d.due(now) {
@@ -88,11 +94,27 @@ func (d *dialer) poll(now time.Time) {
 		if peers >= d.n.maxPeers() || (!st.pinned && peers >= d.n.targetPeers()) {
 			return // enough: the table is polled again on the next tick
 		}
+		g, limited := d.ipGroup(addr)
+		if limited && !st.pinned && byGroup[g] >= d.n.cfg.MaxPeersPerIP {
+			continue
+		}
+		if limited {
+			byGroup[g]++
+		}
 		st.busy = true
 		dialling++
 		d.wg.Add(1)
 		go func() { defer d.wg.Done(); d.dial(addr) }()
 	}
+}
+
+// ipGroup is the per-IP limit's group of a dial address (ok false for host names).
+func (d *dialer) ipGroup(addr string) (netip.Prefix, bool) {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	return d.n.groupOf(ap.Addr())
 }
 
 // due lists the addresses to dial now: not connected, not banned, not resting after a

@@ -38,29 +38,39 @@ func waitStats(t *testing.T, ctx context.Context, n *Node, d time.Duration, ok f
 	}
 }
 
-// startNodes creates nodes on loopback for the test stream and runs them until the test
-// ends; cfg may adjust each configuration.
+// newTestNode creates a node on loopback for the test stream; Run it with runNode.
+func newTestNode(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	cfg.Swarm.Stream = prototest.Stream()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Dial == nil {
+		cfg.Dial = testmedia.LoopbackDial
+	}
+	cfg.HTTP = testmedia.LoopbackHTTP()
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// runNode runs n until ctx ends; wg waits for it.
+func runNode(ctx context.Context, wg *sync.WaitGroup, n *Node) {
+	wg.Add(1)
+	go func() { defer wg.Done(); n.Run(ctx) }()
+}
+
+// startNodes creates and runs a node for each configuration.
 func startNodes(t *testing.T, ctx context.Context, wg *sync.WaitGroup, cfgs ...Config) []*Node {
 	t.Helper()
 	var nodes []*Node
 	for _, cfg := range cfgs {
-		cfg.Swarm.Stream = prototest.Stream()
-		if cfg.Listen == "" {
-			cfg.Listen = "127.0.0.1:0"
-		}
-		if cfg.Dial == nil {
-			cfg.Dial = testmedia.LoopbackDial
-		}
-		cfg.HTTP = testmedia.LoopbackHTTP()
-		n, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, n)
+		nodes = append(nodes, newTestNode(t, cfg))
 	}
 	for _, n := range nodes {
-		wg.Add(1)
-		go func() { defer wg.Done(); n.Run(ctx) }()
+		runNode(ctx, wg, n)
 	}
 	return nodes
 }
@@ -89,7 +99,7 @@ func rawDial(t *testing.T, from net.IP, addr string, hello peerconn.Hello) (net.
 	return c, r
 }
 
-// rawListener is a hand-driven peer that accepts connections on loopback and completes
+// rawListener is a hand-driven peer that accepts connections on a loopback IP and completes
 // both handshakes as hello, counting them; it keeps every connection open until the test
 // ends and never sends anything else.
 type rawListener struct {
@@ -97,9 +107,9 @@ type rawListener struct {
 	accepted atomic.Int64
 }
 
-func listenRaw(t *testing.T, hello peerconn.Hello) *rawListener {
+func listenRaw(t *testing.T, ip net.IP, hello peerconn.Hello) *rawListener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

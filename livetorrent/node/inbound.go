@@ -40,3 +40,37 @@ func (l *inboundLimit) take(a net.Addr) (release func(), ok bool) {
 		}
 	}, true
 }
+
+// ipGroup is what MaxPeersPerIP counts by: an IPv4 address, or an IPv6 /64, which one host
+// or one home network usually gets whole. The second result is false for peers the limit
+// does not apply to: loopback ones, and addresses that are not IP literals.
+func (n *Node) ipGroup(a net.Addr) (netip.Prefix, bool) {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ip, _ := netip.AddrFromSlice(ta.IP) // invalid if malformed: not limited
+	return n.groupOf(ip)
+}
+
+func (n *Node) groupOf(ip netip.Addr) (netip.Prefix, bool) {
+	ip = ip.Unmap()
+	if !ip.IsValid() || (ip.IsLoopback() && !n.limitLoopback) {
+		return netip.Prefix{}, false
+	}
+	if ip.Is4() {
+		return netip.PrefixFrom(ip, 32), true
+	}
+	return netip.PrefixFrom(ip, 64).Masked(), true
+}
+
+// peersByIPGroup counts the established connections in each ipGroup; it runs on the loop.
+func (n *Node) peersByIPGroup() map[netip.Prefix]int {
+	count := map[netip.Prefix]int{}
+	for _, c := range n.conns {
+		if g, ok := n.ipGroup(c.Addr()); ok {
+			count[g]++
+		}
+	}
+	return count
+}

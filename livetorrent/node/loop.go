@@ -125,6 +125,7 @@ func (n *Node) dropped(a livetorrent.Action) {
 var (
 	errDuplicatePeer = errors.New("peer id already connected")
 	errBannedPeer    = errors.New("banned")
+	errIPFull        = errors.New("too many connections from that IP address")
 )
 
 // register adds a connection that completed both handshakes; it runs on the loop. A second
@@ -142,6 +143,11 @@ func (n *Node) register(ctx context.Context, nc net.Conn, r peerconn.Remote, out
 		n.stats.Refused++
 		nc.Close()
 		return 0, errBannedPeer
+	}
+	if g, limited := n.ipGroup(nc.RemoteAddr()); limited && !outbound && n.peersByIPGroup()[g] >= n.cfg.MaxPeersPerIP {
+		n.stats.Refused++
+		nc.Close()
+		return 0, errIPFull
 	}
 	n.next++
 	h = n.next

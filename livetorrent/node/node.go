@@ -46,7 +46,13 @@ type Config struct {
 	MaxInbound              int
 	MaxInboundPerIP         int
 	InboundHandshakeTimeout time.Duration
-	BanFor                  time.Duration // default 1 h
+	// MaxPeersPerIP bounds the established connections with one IP address (IPv6: one
+	// /64), so that one host cannot take every slot: incoming connections beyond it are
+	// refused after the handshakes, without penalty, and discovered addresses on it are not
+	// dialled (default 4). Loopback peers are not counted: a one-machine swarm (every test,
+	// the demo) shares 127.0.0.1.
+	MaxPeersPerIP int
+	BanFor        time.Duration // default 1 h
 	// Dial opens outgoing connections (default net.Dialer). Tests replace it to cut routes.
 	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
 	NoPex    bool          // do not exchange peers (BEP 11)
@@ -84,16 +90,21 @@ type Node struct {
 	helloMu  sync.Mutex
 	halfOpen chan struct{} // outgoing handshakes
 	inbound  *inboundLimit // incoming handshakes
+	// limitLoopback applies MaxPeersPerIP to loopback peers too; for tests, which have no
+	// other addresses.
+	limitLoopback bool
 	// Handshake failures, counted by the handshake goroutines (see refused).
 	handshakeFailures, notLive atomic.Int64
 	up, down                   *rate.Limiter // shared by all connections
 }
 
-// Defaults of the connection limits (Config.MaxHalfOpen, MaxInbound, MaxInboundPerIP).
+// Defaults of the connection limits (Config.MaxHalfOpen, MaxInbound, MaxInboundPerIP,
+// MaxPeersPerIP).
 const (
 	DefaultMaxHalfOpen     = 16
 	DefaultMaxInbound      = 64
 	DefaultMaxInboundPerIP = 8
+	DefaultMaxPeersPerIP   = 4
 )
 
 // New prepares a node; it binds the listener at once so Addr is known before Run.
@@ -113,6 +124,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.MaxInboundPerIP <= 0 {
 		cfg.MaxInboundPerIP = DefaultMaxInboundPerIP
+	}
+	if cfg.MaxPeersPerIP <= 0 {
+		cfg.MaxPeersPerIP = DefaultMaxPeersPerIP
 	}
 	if cfg.InboundHandshakeTimeout <= 0 {
 		cfg.InboundHandshakeTimeout = 5 * time.Second

@@ -66,7 +66,7 @@ func TestRefusedDuplicateDialIsNotRepeated(t *testing.T) {
 	n := startNodes(t, ctx, &wg, Config{})[0]
 	var id [20]byte
 	copy(id[:], "-XX0001-duplicate...")
-	peer := listenRaw(t, rawHello(id, 0))
+	peer := listenRaw(t, net.IPv4(127, 0, 0, 1), rawHello(id, 0))
 	first, _ := rawDial(t, net.IPv4(127, 0, 0, 1), n.Addr().String(), rawHello(id, 0))
 	if s := waitStats(t, ctx, n, 5*time.Second, func(s Stats) bool { return s.Connected == 1 }); s.Connected != 1 {
 		t.Fatalf("the peer did not connect: %+v", s)
@@ -97,7 +97,7 @@ func TestRefusedDialBacksOff(t *testing.T) {
 	n := startNodes(t, ctx, &wg, Config{})[0]
 	var id [20]byte
 	copy(id[:], "-XX0001-banned......")
-	peer := listenRaw(t, rawHello(id, 0))
+	peer := listenRaw(t, net.IPv4(127, 0, 0, 1), rawHello(id, 0))
 	// Banned when it connected from another port: its listen address is not banned, so
 	// the node dials it, and refuses it once the handshake tells its id.
 	for _, k := range peerBanKeys(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, id) {
