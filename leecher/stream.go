@@ -157,6 +157,13 @@ func (s *Stream) write(e *entry) error {
 	if e.init == nil {
 		s.lastInit = protocol.NoPiece
 	} else if e.init.id != s.lastInit {
+		if s.lastInit != protocol.NoPiece {
+			// A second moov in one fMP4 byte stream: ffmpeg's demuxer (ffplay, mpv) skips
+			// it and decodes on with the first, garbled if the parameters changed. Only
+			// the HTTP playlist, where EXT-X-MAP changes, carries such a change cleanly.
+			s.o.log.Warn("fMP4 init segment changed within the byte stream; players reading it may not decode on (the HTTP playlist handles this)",
+				"media_seq", e.mediaSeq)
+		}
 		if err := s.writeBytes(e.init.data); err != nil {
 			return fmt.Errorf("init segment: %w", err)
 		}
