@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/Eyevinn/hls-m3u8/m3u8"
+
 	"github.com/livetorrent/livetorrent/protocol"
 )
 
@@ -35,6 +37,9 @@ type Ingest struct {
 	pack     *Packager
 	init     initCache
 	warned   map[string]bool // one-time warnings already logged
+	// reresolve makes the next load read the master playlist again (after failed loads
+	// of the variant: see follow).
+	reresolve bool
 
 	mu    sync.Mutex
 	stats Stats
@@ -130,61 +135,107 @@ func (in *Ingest) warnOnce(key, msg string, args ...any) {
 	in.log.Warn(msg, args...)
 }
 
+// variantFailures is how many consecutive failed loads of a variant make the ingest read
+// the master playlist again: variant URLs often carry a CDN token that expires, and the
+// master playlist then names the variant under a new one.
+const variantFailures = 3
+
 // loadMedia loads the media playlist, resolving a master playlist to its chosen variant
-// on first contact. It returns the playlist and a digest of its text.
+// on first contact, and again when reresolve is set. It returns the playlist and a digest
+// of its text.
 func (in *Ingest) loadMedia(ctx context.Context) (*mediaPlaylist, [sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
-	for range 2 { // at most one hop from a master to a media playlist
-		u := in.mediaURL
-		if u == nil {
-			u = in.src
-		}
-		body, final, err := in.org.fetch(ctx, u, wholeResource, in.cfg.MaxPlaylistBytes)
-		if err != nil {
+	if in.mediaURL == nil || in.reresolve {
+		again := in.mediaURL != nil
+		in.reresolve = false
+		media, master, body, final, err := in.loadPlaylist(ctx, in.src)
+		switch {
+		case err != nil:
 			return nil, sum, err
-		}
-		if !in.org.remote {
-			// An encoder writing in place (no temp file and rename) may be caught
-			// mid-write: a last line without its newline may be cut short.
-			if i := bytes.LastIndexByte(body, '\n'); i >= 0 {
-				body = body[:i+1]
+		case master != nil:
+			if err := in.chooseVariant(master, final, again); err != nil {
+				return nil, sum, err
 			}
+		case again:
+			// The master playlist became a media playlist: keep to the variant.
+			return nil, sum, fmt.Errorf("%s: expected a master playlist, got a media playlist", display(in.src))
+		default:
+			in.mediaURL = in.src
+			return in.gotMedia(media, body, final), sha256.Sum256(body), nil
 		}
-		media, master, err := parsePlaylist(body)
-		if err != nil {
-			return nil, sum, fmt.Errorf("%s: %w", display(u), err)
-		}
-		if master != nil {
-			if in.mediaURL != nil {
-				return nil, sum, fmt.Errorf("%s: expected a media playlist, got a master playlist", display(u))
-			}
-			v, err := pickVariant(master, in.cfg.Variant)
-			if err != nil {
-				return nil, sum, fmt.Errorf("%s: %w", display(u), err)
-			}
-			mu, err := in.org.resolve(final, v.uri)
-			if err != nil {
-				return nil, sum, fmt.Errorf("%s: variant %d: %w", display(u), v.index, err)
-			}
-			in.mediaURL, in.variant = mu, &v
-			in.log.Info("master playlist: chose a variant", "variant", v.index, "of", v.count,
-				"bandwidth", v.bandwidth, "resolution", fmt.Sprintf("%dx%d", v.width, v.height),
-				"codecs", v.codecs, "playlist", display(mu))
-			if v.audio != "" {
-				in.log.Warn("the chosen variant takes its audio from a separate rendition group, which is not carried; viewers get the variant's own playlist only", "audio_group", v.audio)
-			}
-			continue
-		}
-		if in.mediaURL == nil {
-			in.mediaURL = u
-		}
-		in.base = final
-		if media.encrypted {
-			in.warnOnce("encrypted", "the playlist uses EXT-X-KEY encryption; segments are published as they are and viewers need the keys from the origin")
-		}
-		return media, sha256.Sum256(body), nil
 	}
-	return nil, sum, errors.New("master playlist points to another master playlist")
+	media, master, body, final, err := in.loadPlaylist(ctx, in.mediaURL)
+	if err != nil {
+		return nil, sum, err
+	}
+	if master != nil {
+		return nil, sum, fmt.Errorf("%s: expected a media playlist, got a master playlist", display(in.mediaURL))
+	}
+	return in.gotMedia(media, body, final), sha256.Sum256(body), nil
+}
+
+// loadPlaylist fetches and parses the playlist at u: exactly one of media and master is
+// non-nil when err is nil. body is the text parsed, final the URL after redirects.
+func (in *Ingest) loadPlaylist(ctx context.Context, u *url.URL) (media *mediaPlaylist, master *m3u8.MasterPlaylist, body []byte, final *url.URL, err error) {
+	body, final, err = in.org.fetch(ctx, u, wholeResource, in.cfg.MaxPlaylistBytes)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if !in.org.remote {
+		// An encoder writing in place (no temp file and rename) may be caught
+		// mid-write: a last line without its newline may be cut short.
+		if i := bytes.LastIndexByte(body, '\n'); i >= 0 {
+			body = body[:i+1]
+		}
+	}
+	media, master, err = parsePlaylist(body)
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("%s: %w", display(u), err)
+	}
+	return media, master, body, final, nil
+}
+
+// chooseVariant makes the variant of master that the configuration picks the media
+// playlist. again says the master was read again after failed loads of the variant: the
+// descriptor published on first contact keeps the variant's first URL as the origin
+// fallback (re-signing it is not done), and a variant that now differs is warned about.
+func (in *Ingest) chooseVariant(master *m3u8.MasterPlaylist, final *url.URL, again bool) error {
+	v, err := pickVariant(master, in.cfg.Variant)
+	if err != nil {
+		return fmt.Errorf("%s: %w", display(in.src), err)
+	}
+	mu, err := in.org.resolve(final, v.uri)
+	if err != nil {
+		return fmt.Errorf("%s: variant %d: %w", display(in.src), v.index, err)
+	}
+	if again {
+		old := in.variant
+		in.log.Info("master playlist read again after failed loads of the variant", "variant", v.index, "of", v.count,
+			"playlist", display(mu), "changed", mu.String() != in.mediaURL.String())
+		if old.bandwidth != v.bandwidth || old.width != v.width || old.height != v.height || old.codecs != v.codecs {
+			in.log.Warn("the variant chosen now differs from the published rendition; following it anyway",
+				"bandwidth", v.bandwidth, "resolution", fmt.Sprintf("%dx%d", v.width, v.height), "codecs", v.codecs)
+		}
+		in.mediaURL, in.variant = mu, &v
+		return nil
+	}
+	in.mediaURL, in.variant = mu, &v
+	in.log.Info("master playlist: chose a variant", "variant", v.index, "of", v.count,
+		"bandwidth", v.bandwidth, "resolution", fmt.Sprintf("%dx%d", v.width, v.height),
+		"codecs", v.codecs, "playlist", display(mu))
+	if v.audio != "" {
+		in.log.Warn("the chosen variant takes its audio from a separate rendition group, which is not carried; viewers get the variant's own playlist only", "audio_group", v.audio)
+	}
+	return nil
+}
+
+// gotMedia notes what a loaded media playlist means for later fetches.
+func (in *Ingest) gotMedia(media *mediaPlaylist, body []byte, final *url.URL) *mediaPlaylist {
+	in.base = final
+	if media.encrypted {
+		in.warnOnce("encrypted", "the playlist uses EXT-X-KEY encryption; segments are published as they are and viewers need the keys from the origin")
+	}
+	return media
 }
 
 // ensureDescriptor signs and publishes the descriptor on first use of a media playlist.

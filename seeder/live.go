@@ -66,6 +66,9 @@ func (in *Ingest) follow(ctx context.Context) error {
 			}
 			st.errors++
 			in.count(func(s *Stats) { s.PlaylistErrors++ })
+			if in.variant != nil && st.errors%variantFailures == 0 {
+				in.reresolve = true // the variant's URL may have expired
+			}
 			delay := in.errorBackoff(st.errors)
 			in.log.Warn("playlist load failed; retrying", "err", err, "failures", st.errors, "retry_in", delay)
 			if err := in.clock.Sleep(ctx, delay); err != nil {
