@@ -32,6 +32,7 @@ type dialState struct {
 	busy     bool
 	pinned   bool  // from the link or the configuration: always kept connected
 	received int64 // bytes the last connection to it delivered: good peers are dialled first
+	failures int   // dials in a row that failed or were refused
 }
 
 const (
@@ -40,6 +41,11 @@ const (
 	// idleRedial is how long an address whose connection was closed for idling rests: it
 	// had nothing for us, and its slot is better spent on others.
 	idleRedial = 10 * time.Minute
+	// maxDialFailures is how many dials in a row a discovered address may fail before it is
+	// forgotten: discovery lists peers that left long ago, and an address that is not
+	// connectable should not be retried every maxBackoff for as long as the node runs.
+	// Discovery may list it again. Configured addresses are never forgotten.
+	maxDialFailures = 5
 )
 
 func newDialer(n *Node, ctx context.Context, wg *sync.WaitGroup) *dialer {
@@ -172,19 +178,31 @@ func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remo
 	if err != nil {
 		d.n.refused(err)
 		d.n.log.Debug("dial failed", "addr", addr, "err", err)
-		st.rest(now)
+		d.failed(addr, now)
 		return
 	}
 	h, err := d.n.register(d.ctx, nc, r, true, addr)
 	switch {
 	case err == nil:
-		st.backoff = minBackoff
+		st.backoff, st.failures = minBackoff, 0
 	case errors.Is(err, errDuplicatePeer):
+		st.failures = 0
 		d.n.byAddr[addr] = h
 	default:
 		d.n.log.Debug("dialled peer refused", "addr", addr, "err", err)
-		st.rest(now)
+		d.failed(addr, now)
 	}
+}
+
+// failed rests addr after a failed or refused dial, or forgets it after maxDialFailures in
+// a row if it was discovered.
+func (d *dialer) failed(addr string, now time.Time) {
+	st := d.addrs[addr]
+	if st.failures++; st.failures >= maxDialFailures && !st.pinned {
+		delete(d.addrs, addr)
+		return
+	}
+	st.rest(now)
 }
 
 // refused counts a connection that failed before both handshakes completed. It runs on

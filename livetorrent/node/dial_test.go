@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/livetorrent/livetorrent/livetorrent"
+	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
 	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
 
@@ -132,5 +134,40 @@ func TestPexFloodIsBounded(t *testing.T) {
 	n.dialer.add("127.2.0.1:7000", false)
 	if n.dialer.addrs["127.2.0.1:7000"] == nil || len(n.dialer.addrs) != maxKnownAddrs {
 		t.Fatalf("a fresh address did not replace a failing one (%d known)", len(n.dialer.addrs))
+	}
+}
+
+// A discovered address whose dials keep failing is forgotten after maxDialFailures in a
+// row; a configured one is kept, resting at most maxBackoff between dials.
+func TestFailingDiscoveredAddressIsForgotten(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := New(Config{Swarm: livetorrent.Config{Stream: prototest.Stream()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	d := newDialer(n, ctx, &wg)
+	n.dialer = d
+	const discovered, configured = "127.0.0.1:7000", "127.0.0.1:7001"
+	d.add(discovered, false)
+	d.add(configured, true)
+	now := time.Now()
+	for i := range maxDialFailures {
+		if d.addrs[discovered] == nil {
+			t.Fatalf("forgotten after %d failures", i)
+		}
+		for _, a := range []string{discovered, configured} {
+			d.addrs[a].busy = true
+			d.dialed(a, now, nil, peerconn.Remote{}, errors.New("connection refused"))
+		}
+	}
+	if d.addrs[discovered] != nil {
+		t.Fatalf("a discovered address still dialled after %d failures in a row", maxDialFailures)
+	}
+	if st := d.addrs[configured]; st == nil || st.next.Sub(now) > maxBackoff {
+		t.Fatal("a configured address was forgotten or rests longer than maxBackoff")
 	}
 }
