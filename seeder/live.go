@@ -240,11 +240,12 @@ func (in *Ingest) holdRenumbering(st *liveState, pl *mediaPlaylist, renum renumb
 }
 
 // selectNew returns the segments of pl still to handle; renum is how its numbering relates
-// to the previous playlist's (a confirmed renumbering). A gap between st.next and the first of them is media that fell out of the playlist before
-// it was fetched, or media older than catchUp: a playlist that grows by hundreds of
-// segments at once (an origin that was stuck, or a faulty one) is not fetched in full,
-// only its newest catchUp of media, because older segments would be out of the peers'
-// window before they were published. A new numbering starts again from the backlog.
+// to the previous playlist's (a confirmed renumbering). A gap between st.next and the first
+// of them is media that fell out of the playlist before it was fetched, or media older than
+// catchUp: a playlist that grows by hundreds of segments at once (an origin that was stuck,
+// or a faulty one) is not fetched in full, only its newest catchUp of media, because older
+// segments would be out of the peers' window before they were published. A new numbering
+// starts again from the backlog.
 func (st *liveState) selectNew(pl *mediaPlaylist, now time.Time, renum renumbering, backlog, catchUp time.Duration) []playlistSegment {
 	segs := pl.segments
 	defer st.accept(pl, now, renum != sameNumbering)
