@@ -12,9 +12,15 @@ type bans struct {
 	mu    sync.Mutex
 	until map[string]time.Time
 	dur   time.Duration
+	max   int // entries kept, so a flood of bad peers costs bounded memory
 }
 
-func newBans(d time.Duration) *bans { return &bans{until: map[string]time.Time{}, dur: d} }
+// maxBans is the size of the ban table.
+const maxBans = 1 << 16
+
+func newBans(d time.Duration) *bans {
+	return &bans{until: map[string]time.Time{}, dur: d, max: maxBans}
+}
 
 // banKey is the IP address (Section 10.2), except on loopback, where every peer of a
 // one-machine swarm shares 127.0.0.1: there the whole address is banned.
@@ -47,18 +53,31 @@ func peerBanKeys(remote net.Addr, id [20]byte) []string {
 func (b *bans) add(key string, now time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	// Bounded: expired entries go first, and past 65536 the table starts over rather than grow.
-	if len(b.until) >= 1<<16 {
-		for k, t := range b.until {
-			if now.After(t) {
-				delete(b.until, k)
-			}
-		}
-		if len(b.until) >= 1<<16 {
-			b.until = map[string]time.Time{}
-		}
+	if _, renewed := b.until[key]; !renewed && len(b.until) >= b.max {
+		b.evict(now)
 	}
 	b.until[key] = now.Add(b.dur)
+}
+
+// evict makes room in a full table: the expired bans go, or if none has expired, the one
+// that expires first, which is the oldest, as all last as long. Dropping the whole table
+// instead would let an attacker that gets itself banned often enough clear every ban. The
+// pass over the table only happens while it is full, and each ban cost the banned side a
+// connection and a handshake.
+func (b *bans) evict(now time.Time) {
+	var oldest string
+	var first time.Time
+	for k, t := range b.until {
+		switch {
+		case !now.Before(t):
+			delete(b.until, k)
+		case oldest == "" || t.Before(first):
+			oldest, first = k, t
+		}
+	}
+	if len(b.until) >= b.max {
+		delete(b.until, oldest)
+	}
 }
 
 func (b *bans) banned(key string, now time.Time) bool {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"testing"
@@ -74,5 +75,33 @@ func TestPeerBanKeys(t *testing.T) {
 	}
 	if b.bannedAny(peerBanKeys(&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 40001}, id), now) {
 		t.Error("an id banned from 127.0.0.2 is refused from 127.0.0.1")
+	}
+}
+
+// A full ban table makes room by dropping expired bans, else the oldest one: the other
+// bans stay.
+func TestFullBanTableEvictsTheOldest(t *testing.T) {
+	b := newBans(time.Hour)
+	b.max = 4
+	start := time.Now()
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Second) }
+	for i := range 6 {
+		b.add(fmt.Sprint("peer", i), at(i))
+	}
+	now := at(6)
+	for i := range 6 {
+		if want := i >= 2; b.banned(fmt.Sprint("peer", i), now) != want {
+			t.Errorf("peer%d banned: %v, want %v", i, !want, want)
+		}
+	}
+	if len(b.until) != 4 {
+		t.Fatalf("%d bans kept, want 4", len(b.until))
+	}
+	// Once the oldest have expired, a new ban takes their room and keeps the others.
+	later := at(2).Add(time.Hour + time.Second/2) // peer2 has expired, peer3 not yet
+	b.add("peer6", later)
+	if b.banned("peer2", later) || !b.banned("peer3", later) || !b.banned("peer6", later) || len(b.until) != 4 {
+		t.Fatalf("after an expiry: %d bans kept, peer3 banned %v, peer6 banned %v",
+			len(b.until), b.banned("peer3", later), b.banned("peer6", later))
 	}
 }
