@@ -160,7 +160,8 @@ func TestCorruptPeerIsBannedAndNothingCorruptIsPlayed(t *testing.T) {
 		t.Fatalf("played %d segments with %d stalls", st.Delivered, core.Stalls)
 	}
 
-	// Back with the same peer id: refused.
+	// Back from the same address: refused. (Bans are by IP; on loopback, which every peer
+	// of this test shares, by IP and peer id.)
 	expectRefused(t, victim.Node.Addr().String(), bad.hello())
 
 	// What the player got is the origin's segments, whole and in loop order.

@@ -16,6 +16,7 @@ type Limits struct {
 	MaxHalfOpen     int // outgoing handshakes at once (default 16)
 	MaxInbound      int // incoming handshakes at once (default 64)
 	MaxInboundPerIP int // incoming handshakes at once from one IP address (default 8)
+	MaxPeersPerIP   int // established connections with one IP address, IPv6 /64 (default 4; loopback exempt)
 	// RequestQueue is how many requests one peer may have queued with us; it is advertised
 	// as reqq and a peer that exceeds it gets REJECTs (default 256, at most protocol.MaxReqq).
 	RequestQueue int
@@ -39,7 +40,8 @@ func (l Limits) check() error {
 		name string
 		n    int64
 	}{{"max peers", int64(l.MaxPeers)}, {"max half-open", int64(l.MaxHalfOpen)}, {"max inbound", int64(l.MaxInbound)},
-		{"max inbound per IP", int64(l.MaxInboundPerIP)}, {"request queue", int64(l.RequestQueue)},
+		{"max inbound per IP", int64(l.MaxInboundPerIP)}, {"max peers per IP", int64(l.MaxPeersPerIP)},
+		{"request queue", int64(l.RequestQueue)},
 		{"max message", int64(l.MaxMessage)}, {"window memory", l.WindowMemory}} {
 		if v.n < 0 {
 			return fmt.Errorf("limits: %s %d is negative", v.name, v.n)
@@ -72,6 +74,7 @@ func (l Limits) apply(c *node.Config) {
 	c.MaxHalfOpen = l.MaxHalfOpen
 	c.MaxInbound = l.MaxInbound
 	c.MaxInboundPerIP = l.MaxInboundPerIP
+	c.MaxPeersPerIP = l.MaxPeersPerIP
 	c.Conn.MaxFrame = l.MaxMessage
 	c.Conn.IdleTimeout = l.PeerIdle
 	c.Conn.WriteTimeout = l.PeerWrite

@@ -21,6 +21,7 @@ func LimitFlags(envPrefix string) []cli.Flag {
 		&cli.IntFlag{Name: "max-half-open", Value: node.DefaultMaxHalfOpen, Usage: "most outgoing handshakes at once", EnvVars: env("MAX_HALF_OPEN")},
 		&cli.IntFlag{Name: "max-inbound", Value: node.DefaultMaxInbound, Usage: "most incoming handshakes at once", EnvVars: env("MAX_INBOUND")},
 		&cli.IntFlag{Name: "max-inbound-per-ip", Value: node.DefaultMaxInboundPerIP, Usage: "most incoming handshakes at once from one IP address", EnvVars: env("MAX_INBOUND_PER_IP")},
+		&cli.IntFlag{Name: "max-peers-per-ip", Value: node.DefaultMaxPeersPerIP, Usage: "most connections with one IP address (IPv6: one /64); loopback is exempt", EnvVars: env("MAX_PEERS_PER_IP")},
 		&cli.IntFlag{Name: "request-queue", Value: livetorrent.DefaultReqq, Usage: "requests one peer may queue with us (advertised as reqq)", EnvVars: env("REQUEST_QUEUE")},
 		&cli.StringFlag{Name: "max-message", Value: fmt.Sprintf("%dK", protocol.MaxFrameLen>>10), Usage: fmt.Sprintf("largest peer message accepted (%dK..%dK)", app.MinMaxMessage>>10, protocol.MaxFrameLen>>10), EnvVars: env("MAX_MESSAGE")},
 		&cli.Float64Flag{Name: "record-rate", Value: livetorrent.DefaultRecordRate, Usage: "records and descriptors per second accepted from one peer (burst 256)", EnvVars: env("RECORD_RATE")},
@@ -40,7 +41,7 @@ func Limits(c *cli.Context) (app.Limits, error) {
 	if err != nil {
 		return app.Limits{}, UsageError("--window-memory: %v", err)
 	}
-	if err := RejectTypedZero(c, "max-peers", "max-half-open", "max-inbound", "max-inbound-per-ip", "request-queue",
+	if err := RejectTypedZero(c, "max-peers", "max-half-open", "max-inbound", "max-inbound-per-ip", "max-peers-per-ip", "request-queue",
 		"record-rate", "peer-idle-timeout", "peer-write-timeout"); err != nil {
 		return app.Limits{}, err
 	}
@@ -52,7 +53,7 @@ func Limits(c *cli.Context) (app.Limits, error) {
 	}
 	return app.Limits{
 		MaxPeers: c.Int("max-peers"), MaxHalfOpen: c.Int("max-half-open"), MaxInbound: c.Int("max-inbound"),
-		MaxInboundPerIP: c.Int("max-inbound-per-ip"), RequestQueue: c.Int("request-queue"), MaxMessage: int(msg),
+		MaxInboundPerIP: c.Int("max-inbound-per-ip"), MaxPeersPerIP: c.Int("max-peers-per-ip"), RequestQueue: c.Int("request-queue"), MaxMessage: int(msg),
 		RecordRate: c.Float64("record-rate"), WindowMemory: mem,
 		PeerIdle: c.Duration("peer-idle-timeout"), PeerWrite: c.Duration("peer-write-timeout"),
 	}, nil

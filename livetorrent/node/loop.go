@@ -86,7 +86,7 @@ func (n *Node) act(a livetorrent.Action) {
 	case livetorrent.ActDeliver, livetorrent.ActSkip:
 		skipped := a.Kind == livetorrent.ActSkip
 		if skipped {
-			n.stats.Skipped++
+			n.stats.Skipped += int64(a.Delivery.Count)
 		} else {
 			n.stats.Delivered++
 		}
