@@ -30,7 +30,11 @@ type Config struct {
 	// PlaylistWait bounds how long a playlist request waits for the first segment
 	// (default 2×TargetDuration, at least 2 s; 10 s when TargetDuration is 0).
 	PlaylistWait time.Duration
-	Logger       *slog.Logger // default: discard
+	// AllowOrigin, when set, is sent as Access-Control-Allow-Origin so that a web page of
+	// that origin (or any, with "*") can play the stream with a script player such as
+	// hls.js. Off by default: it lets that page read what this viewer watches.
+	AllowOrigin string
+	Logger      *slog.Logger // default: discard
 
 	autoList bool // PlaylistSegments was left to its default: list three target durations
 }

@@ -21,10 +21,26 @@ const DefaultListenAddr = "127.0.0.1:8765"
 //	GET /seg/<n>.ts|.m4s    the segment with local media sequence n (Range supported)
 //	GET /init/<id>.mp4      an fMP4 init segment (EXT-X-MAP)
 //
-// Only GET and HEAD are allowed. A playlist request before the first segment waits up to
+// Only GET and HEAD are allowed (and OPTIONS, for a script's preflight, when
+// Config.AllowOrigin is set). A playlist request before the first segment waits up to
 // Config.PlaylistWait, then gets 503 with Retry-After. Segments that left the window are
 // 404. Nothing is read from a file system, so no path can reach outside these names.
 func (o *Output) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if origin := o.cfg.AllowOrigin; origin != "" {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
+		if origin != "*" {
+			h.Add("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions { // a script's preflight, for a Range header
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+			h.Set("Access-Control-Allow-Headers", "Range")
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
@@ -203,6 +219,9 @@ func NewHTTPServer(h http.Handler) *http.Server {
 // Serve serves h on ln until ctx is done, then shuts down (waiting up to 5 s for requests
 // in flight). It returns nil after a shutdown caused by ctx.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
+		h = loopbackHosts(h)
+	}
 	srv := NewHTTPServer(h)
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)
@@ -222,6 +241,24 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return serr
 	}
 	return err
+}
+
+// loopbackHosts refuses requests whose Host is a DNS name other than localhost. A server on
+// loopback is reached by an address or by localhost; any other name is a web page that had
+// its own name resolve to 127.0.0.1 (DNS rebinding) to read the stream as same-origin.
+func loopbackHosts(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+		if net.ParseIP(host) == nil && host != "localhost" && !strings.HasSuffix(host, ".localhost") {
+			http.Error(w, "this server answers only to addresses and localhost", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // PlaylistURL is the playlist's URL on a listener's address: an unspecified address

@@ -339,3 +339,66 @@ func TestParseNumberedName(t *testing.T) {
 		}
 	}
 }
+
+// TestServeRefusesRebindingHosts: on loopback, a request naming a host other than an
+// address or localhost is a web page whose name was made to resolve to 127.0.0.1 (DNS
+// rebinding); it is refused.
+func TestServeRefusesRebindingHosts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := tsOutput(t, Config{}, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go Serve(ctx, ln, out)
+	for host, want := range map[string]int{
+		ln.Addr().String():              http.StatusOK,
+		"localhost:8765":                http.StatusOK,
+		"player.localhost":              http.StatusOK,
+		"[::1]:8765":                    http.StatusOK,
+		"attacker.example":              http.StatusForbidden,
+		"attacker.example:8765":         http.StatusForbidden,
+		"localhost.attacker.example:80": http.StatusForbidden,
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+PlaylistPath, nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestAllowOrigin: with AllowOrigin a script player of that origin may read the playlist
+// and segments (a preflight for Range is answered); without it no CORS header is sent.
+func TestAllowOrigin(t *testing.T) {
+	for _, origin := range []string{"", "https://player.example"} {
+		out, _ := tsOutput(t, Config{AllowOrigin: origin}, 2)
+		srv := httptest.NewServer(out)
+		resp, _ := get(t, srv.URL+PlaylistPath, nil)
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != origin {
+			t.Errorf("AllowOrigin %q: header %q", origin, got)
+		}
+		req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/seg/1.ts", nil)
+		req.Header.Set("Origin", "https://player.example")
+		req.Header.Set("Access-Control-Request-Headers", "range")
+		pre, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre.Body.Close()
+		want := http.StatusMethodNotAllowed
+		if origin != "" {
+			want = http.StatusNoContent
+		}
+		if pre.StatusCode != want || (origin != "" && pre.Header.Get("Access-Control-Allow-Headers") != "Range") {
+			t.Errorf("AllowOrigin %q: preflight %d %v", origin, pre.StatusCode, pre.Header)
+		}
+		srv.Close()
+	}
+}

@@ -6,8 +6,10 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +61,8 @@ Flags go before LINK (before or after play). Logs go to stderr; in play mode std
 Exit codes: 0 stopped or stream ended, 1 failure, 2 usage, 3 configuration (bad link).`,
 		Writer: stdout, ErrWriter: stderr,
 		Flags: append(commonFlags(),
-			&cli.StringFlag{Name: "http", Value: leecher.DefaultListenAddr, Usage: "local address players fetch /live.m3u8 from", EnvVars: []string{env + "HTTP"}}),
+			&cli.StringFlag{Name: "http", Value: leecher.DefaultListenAddr, Usage: "local address players fetch /live.m3u8 from", EnvVars: []string{env + "HTTP"}},
+			&cli.StringFlag{Name: "allow-origin", Usage: "let web pages of this origin (e.g. https://player.example, or *) read the stream by script, for hls.js; lets them see what you watch", EnvVars: []string{env + "ALLOW_ORIGIN"}}),
 		Action: func(c *cli.Context) error { return run(c, c.String("http"), nil, stderr) },
 		Commands: []*cli.Command{{
 			Name:      "play",
@@ -115,8 +118,13 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 			return cliutil.UsageError("--target-peers %d: want at least 1", targetPeers)
 		}
 	}
+	origin := c.String("allow-origin")
+	if u, err := url.Parse(origin); origin != "" && origin != "*" &&
+		(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
+		return cliutil.UsageError("--allow-origin %q: want an origin such as https://player.example, or *", origin)
+	}
 	l, err := app.NewLeecher(app.LeecherConfig{
-		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, Stdout: media,
+		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, AllowOrigin: strings.TrimSuffix(origin, "/"), Stdout: media,
 		Player: c.String("player"), TargetLatency: c.Duration("latency"), StartupDelay: c.Duration("startup-delay"), UploadRate: up, DownloadRate: down,
 		Limits: limits, TargetPeers: targetPeers, NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),

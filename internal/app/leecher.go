@@ -41,6 +41,7 @@ type LeecherConfig struct {
 	Link           string
 	Listen         string        // peer port, e.g. "0.0.0.0:0"; empty = do not accept peers
 	HTTPListen     string        // local player address, e.g. "127.0.0.1:8765"; empty = no HTTP output
+	AllowOrigin    string        // web origin allowed to read the HTTP output by script (CORS); empty = none
 	Stdout         io.Writer     // continuous stream output, nil = none
 	Player         string        // launch this player (mpv, ffplay) on the output; empty = none
 	TargetLatency  time.Duration // 0 = 3 target durations, at least 8 s; at most MaxLatency, and the stream's window less a target duration
@@ -125,7 +126,7 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 			releaseBound(l.Node, l.metrics)
 		}
 	}()
-	l.Out = leecher.NewOutput(leecher.Config{Logger: cfg.Logger})
+	l.Out = leecher.NewOutput(leecher.Config{AllowOrigin: cfg.AllowOrigin, Logger: cfg.Logger})
 	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
 			TargetLatency: cfg.TargetLatency, StartupDelay: cfg.StartupDelay, TargetPeers: cfg.TargetPeers, DisableOrigin: cfg.NoOrigin, MaxOriginShare: cfg.MaxOriginShare,
