@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/livetorrent/livetorrent/internal/localhttp"
 )
 
 // DefaultListenAddr is where the leecher serves players unless told otherwise: loopback
@@ -219,10 +221,7 @@ func NewHTTPServer(h http.Handler) *http.Server {
 // Serve serves h on ln until ctx is done, then shuts down (waiting up to 5 s for requests
 // in flight). It returns nil after a shutdown caused by ctx.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsLoopback() {
-		h = loopbackHosts(h)
-	}
-	srv := NewHTTPServer(h)
+	srv := NewHTTPServer(localhttp.Guard(ln, h))
 	srv.BaseContext = func(net.Listener) context.Context { return ctx }
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -241,24 +240,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return serr
 	}
 	return err
-}
-
-// loopbackHosts refuses requests whose Host is a DNS name other than localhost. A server on
-// loopback is reached by an address or by localhost; any other name is a web page that had
-// its own name resolve to 127.0.0.1 (DNS rebinding) to read the stream as same-origin.
-func loopbackHosts(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if hh, _, err := net.SplitHostPort(host); err == nil {
-			host = hh
-		}
-		host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
-		if net.ParseIP(host) == nil && host != "localhost" && !strings.HasSuffix(host, ".localhost") {
-			http.Error(w, "this server answers only to addresses and localhost", http.StatusForbidden)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 // PlaylistURL is the playlist's URL on a listener's address: an unspecified address

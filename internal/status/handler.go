@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/livetorrent/livetorrent/internal/localhttp"
 )
 
 // Limits for the status server. Status pages are tiny, so anything slow or large is a
@@ -109,10 +111,12 @@ func (h *handler) serveHTML(w http.ResponseWriter, _ *http.Request) {
 
 // Serve runs an HTTP server for h on ln until ctx ends, then shuts it down gracefully,
 // giving open requests a few seconds. It returns nil after a clean shutdown and the
-// server's error if it stopped for any other reason. ln is closed on return.
+// server's error if it stopped for any other reason. ln is closed on return. On loopback it
+// answers only requests naming an address or localhost (localhttp.Guard): the status page
+// lists peers' addresses, which a web page must not read by DNS rebinding.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           localhttp.Guard(ln, h),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

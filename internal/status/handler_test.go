@@ -160,6 +160,15 @@ func TestServeShutsDownWithContext(t *testing.T) {
 	if resp, _ := get(t, http.MethodGet, "http://"+ln.Addr().String()+"/status.json"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /status.json: %s", resp.Status)
 	}
+	// On loopback a page that rebound its own name to 127.0.0.1 is refused: the status
+	// lists peers' addresses.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/status.json", nil)
+	req.Host = "attacker.example"
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("GET with a rebinding Host: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	cancel()
 	select {
 	case err := <-served:
