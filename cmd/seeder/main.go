@@ -93,8 +93,11 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 	if n := c.Int("copies"); n < 1 {
 		return cliutil.UsageError("--copies %d: want at least 1", n)
 	}
-	if n := c.Int("piece-size"); n <= 0 {
+	if n := c.Int("piece-size"); n <= 0 || n > protocol.MaxPieceSize || !protocol.ValidPieceSize(uint32(n)) {
 		return cliutil.UsageError("--piece-size %d: want a power of two from 16384 to 1048576", n)
+	}
+	if n := c.Int("variant"); n < 0 {
+		return cliutil.UsageError("--variant %d: want 0 (the highest bandwidth) or a variant's position from 1", n)
 	}
 	if d := c.Duration("window"); d <= 0 {
 		return cliutil.UsageError("--window %v: want a positive duration", d)

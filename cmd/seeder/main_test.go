@@ -29,8 +29,16 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("bad rate: exit %d", code)
 	}
 	for _, args := range [][]string{{"--copies", "0"}, {"--copies", "-2"}, {"--piece-size", "0"}, {"--piece-size", "-5"},
-		{"--window", "0s"}, {"--window", "-1s"}} {
+		{"--piece-size", "20000"}, {"--piece-size", "4194304"}, {"--variant", "-3"}, {"--window", "0s"}, {"--window", "-1s"}} {
 		if code, _, errOut := run(t, append(args, "x")...); code != cliutil.ExitUsage || !strings.Contains(errOut, args[0]) {
+			t.Errorf("%v: exit %d\n%s", args, code, errOut)
+		}
+	}
+	// Addresses and trackers go into the link: one viewers would refuse is refused here.
+	key := filepath.Join(t.TempDir(), "k.pem")
+	for _, args := range [][]string{{"--advertise", "seed.example.net"}, {"--tracker", "ftp://bad tracker"}} {
+		full := append([]string{"--key", key, "--listen", "127.0.0.1:0", "--dht=false"}, append(args, "x.m3u8")...)
+		if code, _, errOut := run(t, full...); code != cliutil.ExitConfig || !strings.Contains(errOut, args[1]) {
 			t.Errorf("%v: exit %d\n%s", args, code, errOut)
 		}
 	}

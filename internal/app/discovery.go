@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -70,4 +71,20 @@ func runDHT(ctx context.Context, n *node.Node, o DHTOptions, items discovery.DHT
 	if err != nil {
 		log.Warn("dht stopped", "err", err)
 	}
+}
+
+// checkLinkAddrs checks peer addresses and tracker URLs as a link's x.pe and tr parameters
+// are checked (protocol.ParseLink), so that a seeder never prints a link viewers refuse.
+func checkLinkAddrs(peers, trackers []string) error {
+	for _, p := range peers {
+		if err := protocol.CheckPeerAddr(p); err != nil {
+			return fmt.Errorf("peer %q: %w", p, err)
+		}
+	}
+	for _, tr := range trackers {
+		if err := protocol.CheckTrackerURL(tr); err != nil {
+			return fmt.Errorf("tracker %q: %w", tr, err)
+		}
+	}
+	return nil
 }

@@ -98,15 +98,8 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	if cfg.MaxOriginShare < 0 || cfg.MaxOriginShare > 1 {
 		return nil, fmt.Errorf("max origin share %v: want a fraction from 0 to 1", cfg.MaxOriginShare)
 	}
-	for _, p := range cfg.Peers {
-		if err := protocol.CheckPeerAddr(p); err != nil {
-			return nil, fmt.Errorf("peer %q: %w", p, err)
-		}
-	}
-	for _, tr := range cfg.Trackers {
-		if err := protocol.CheckTrackerURL(tr); err != nil {
-			return nil, fmt.Errorf("tracker %q: %w", tr, err)
-		}
+	if err := checkLinkAddrs(cfg.Peers, cfg.Trackers); err != nil {
+		return nil, err
 	}
 	seeders := slices.Clone(link.Peers)
 	link.Trackers = append(link.Trackers, cfg.Trackers...)

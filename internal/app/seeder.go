@@ -77,6 +77,10 @@ func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	if err := cfg.Limits.check(); err != nil {
 		return nil, err
 	}
+	// They go into the link: one a viewer would refuse makes every viewer refuse the link.
+	if err := checkLinkAddrs(cfg.Advertise, cfg.Trackers); err != nil {
+		return nil, err
+	}
 	stream := protocol.StreamOf(cfg.Key, cfg.Salt)
 	s := &Seeder{cfg: cfg, log: cfg.Logger, started: time.Now()}
 	if s.cfg.Status, s.metrics, err = bindStatus(cfg.Status); err != nil {

@@ -9,7 +9,7 @@ func TestParseRate(t *testing.T) {
 			t.Errorf("ParseRate(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "x", "-1", "5T", "1e13"} {
+	for _, in := range []string{"", "x", "-1", "5T", "1e13", "0.4", "NaN", "nan", "Inf"} {
 		if _, err := ParseRate(in); err == nil {
 			t.Errorf("ParseRate(%q) accepted", in)
 		}
@@ -23,7 +23,7 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "x", "-1", "5T", "2048G"} {
+	for _, in := range []string{"", "x", "-1", "5T", "2048G", "NaN"} {
 		if _, err := ParseSize(in); err == nil {
 			t.Errorf("ParseSize(%q) accepted", in)
 		}

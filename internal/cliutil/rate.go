@@ -11,8 +11,9 @@ import (
 func ParseRate(s string) (int, error) {
 	t := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "/s"), "B")
 	v, ok := parseScaled(t, 1e3, 1e12)
-	if !ok {
-		return 0, UsageError("rate %q: want bytes per second such as 750k or 2M", s)
+	if !ok || (v > 0 && v < 1) {
+		// Below a byte per second would round to 0, which means unlimited.
+		return 0, UsageError("rate %q: want bytes per second such as 750k or 2M (0: unlimited)", s)
 	}
 	return int(v), nil
 }
@@ -54,7 +55,7 @@ func parseScaled(t string, unit, limit float64) (float64, bool) {
 		}
 	}
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*mult > limit {
+	if err != nil || !(v >= 0) || v*mult > limit { // !(v >= 0) also refuses NaN
 		return 0, false
 	}
 	return v * mult, true
