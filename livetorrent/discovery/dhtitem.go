@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/anacrolix/dht/v2"
@@ -22,6 +23,8 @@ const (
 	itemOpTimeout      = 30 * time.Second
 	itemRetryMin       = 2 * time.Second
 )
+
+var errNoNewerItem = errors.New("dht item is not newer than the one held")
 
 // publishItems puts the item cfg.Item returns whenever it changes and every ItemRefresh,
 // retrying sooner when no node took it.
@@ -112,7 +115,7 @@ func resolveItems(ctx context.Context, s *dht.Server, cfg DHTConfig) {
 }
 
 // getItem fetches the newest item above seq (any item if seq is nil) and verifies it against
-// the stream key, salt and swarm.
+// the stream key, salt and swarm. An item whose seq is not above seq is an error.
 func getItem(ctx context.Context, s *dht.Server, target bep44.Target, seq *int64, st protocol.Stream) (protocol.DHTItem, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, itemOpTimeout)
 	defer cancel()
@@ -122,6 +125,12 @@ func getItem(ctx context.Context, s *dht.Server, target bep44.Target, seq *int64
 	}
 	if !res.Mutable {
 		return protocol.DHTItem{}, 0, errNotMutable
+	}
+	// We asked for a seq above ours, but any node may answer with an older item it holds (or
+	// replay one on purpose): its signature is valid, so only the seq tells it apart. Taking
+	// it would roll the viewer back to an older descriptor hash (spec 13.3).
+	if seq != nil && res.Seq <= *seq {
+		return protocol.DHTItem{}, 0, fmt.Errorf("%w: got seq %d, hold %d", errNoNewerItem, res.Seq, *seq)
 	}
 	it, err := protocol.VerifyDHTItem(st, res.Seq, res.V, res.Sig)
 	return it, res.Seq, err

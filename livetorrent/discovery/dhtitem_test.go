@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anacrolix/dht/v2/krpc"
+
 	"github.com/livetorrent/livetorrent/protocol"
 	"github.com/livetorrent/livetorrent/protocol/prototest"
 )
@@ -224,5 +226,55 @@ func TestDHTSurvivesGarbage(t *testing.T) {
 	case <-found:
 	case <-ctx.Done():
 		t.Fatal("members did not find each other through a node fed garbage")
+	}
+}
+
+// A node that replays an older (validly signed) item is ignored: once the resolver holds seq
+// 2, an item with seq 1 is never reported, however often it comes back.
+func TestDHTItemOlderSeqIgnored(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st := prototest.Stream()
+	d := prototest.Descriptor()
+	signed := func(seq uint64) krpc.Bep44Return {
+		s, v, sig, err := protocol.SignDHTItem(prototest.PublisherKey(), st.Salt, protocol.DHTItemFor(st, seq, d.Append(nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return krpc.Bep44Return{V: v, K: st.Key, Sig: sig, Seq: &s}
+	}
+	newer, older := signed(2), signed(1)
+	var gets atomic.Int64
+	fake := startFakeNode(t, func(q krpc.Msg, _ *net.UDPAddr) *krpc.Msg {
+		r := krpc.Return{Token: token()}
+		if q.Q == "get" {
+			r.Bep44Return = older
+			if gets.Add(1) == 1 {
+				r.Bep44Return = newer
+			}
+		}
+		return reply(q, r)
+	})
+	got := make(chan protocol.DHTItem, 10)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	startDHT(ctx, &wg, DHTConfig{Bootstrap: []string{fake.LocalAddr().String()}, Stream: st,
+		Every: 50 * time.Millisecond, OnItem: func(it protocol.DHTItem) { got <- it }})
+	select {
+	case it := <-got:
+		if it.DescriptorSeq != 2 {
+			t.Fatalf("first item has seq %d, want 2", it.DescriptorSeq)
+		}
+	case <-ctx.Done():
+		t.Fatal("no item resolved")
+	}
+	for gets.Load() < 5 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case it := <-got:
+		t.Fatalf("replayed item with seq %d reported after seq 2", it.DescriptorSeq)
+	default:
 	}
 }
