@@ -20,10 +20,11 @@ import (
 // connection, with exponential backoff per address after failures. It is used from the
 // loop goroutine only; the dials themselves run in their own goroutines.
 type dialer struct {
-	n     *Node
-	ctx   context.Context
-	wg    *sync.WaitGroup
-	addrs map[string]*dialState
+	n      *Node
+	ctx    context.Context
+	wg     *sync.WaitGroup
+	addrs  map[string]*dialState // the address table: see addrtable.go
+	groups map[netip.Prefix]int  // unpinned entries per tableGroup
 }
 
 type dialState struct {
@@ -33,6 +34,11 @@ type dialState struct {
 	pinned   bool  // from the link or the configuration: always kept connected
 	received int64 // bytes the last connection to it delivered: good peers are dialled first
 	failures int   // dials in a row that failed or were refused
+	// For the table's eviction policy (addrtable.go).
+	source    addrSource
+	connected bool         // a dial to it once completed the handshakes
+	group     netip.Prefix // its tableGroup, if grouped (an IP literal)
+	grouped   bool
 }
 
 const (
@@ -49,35 +55,7 @@ const (
 )
 
 func newDialer(n *Node, ctx context.Context, wg *sync.WaitGroup) *dialer {
-	return &dialer{n: n, ctx: ctx, wg: wg, addrs: map[string]*dialState{}}
-}
-
-// maxKnownAddrs bounds the addresses the dialer remembers, whatever discovery sends.
-const maxKnownAddrs = 1024
-
-// add starts keeping addr connected from the next poll. Pinned addresses (the link's
-// peers) are dialled whatever the peer count; others only while the node is below its target.
-func (d *dialer) add(addr string, pinned bool) {
-	if st, ok := d.addrs[addr]; ok {
-		st.pinned = st.pinned || pinned
-		return
-	}
-	if protocol.CheckPeerAddr(addr) != nil || (len(d.addrs) >= maxKnownAddrs && !d.forgetOne()) {
-		return
-	}
-	d.addrs[addr] = &dialState{backoff: minBackoff, pinned: pinned}
-}
-
-// forgetOne makes room for a new address by dropping one that keeps failing (its backoff at
-// the maximum), so stale addresses do not crowd out fresh ones; false if there is none.
-func (d *dialer) forgetOne() bool {
-	for addr, st := range d.addrs {
-		if _, connected := d.n.byAddr[addr]; !connected && !st.busy && !st.pinned && st.backoff >= maxBackoff {
-			delete(d.addrs, addr)
-			return true
-		}
-	}
-	return false
+	return &dialer{n: n, ctx: ctx, wg: wg, addrs: map[string]*dialState{}, groups: map[netip.Prefix]int{}}
 }
 
 // poll starts the dials that are due, in the order of due(), within the peer target, the
@@ -184,9 +162,9 @@ func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remo
 	h, err := d.n.register(d.ctx, nc, r, true, addr)
 	switch {
 	case err == nil:
-		st.backoff, st.failures = minBackoff, 0
+		st.backoff, st.failures, st.connected = minBackoff, 0, true
 	case errors.Is(err, errDuplicatePeer):
-		st.failures = 0
+		st.failures, st.connected = 0, true
 		d.n.byAddr[addr] = h
 	default:
 		d.n.log.Debug("dialled peer refused", "addr", addr, "err", err)
@@ -199,7 +177,7 @@ func (d *dialer) dialed(addr string, now time.Time, nc net.Conn, r peerconn.Remo
 func (d *dialer) failed(addr string, now time.Time) {
 	st := d.addrs[addr]
 	if st.failures++; st.failures >= maxDialFailures && !st.pinned {
-		delete(d.addrs, addr)
+		d.forget(addr)
 		return
 	}
 	st.rest(now)

@@ -226,7 +226,7 @@ func (n *Node) AddPeers(addrs []string) {
 	select {
 	case n.calls <- func() {
 		for _, a := range addrs {
-			n.dialer.add(a, false)
+			n.dialer.add(a, fromDiscovery)
 		}
 		n.dialer.poll(time.Now())
 	}:
@@ -263,7 +263,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.dialer = newDialer(n, ctx, &wg)
 	for _, a := range n.cfg.Peers {
-		n.dialer.add(a, true)
+		n.dialer.add(a, fromLink)
 	}
 	n.dialer.poll(time.Now())
 	n.wake = time.NewTimer(time.Hour)

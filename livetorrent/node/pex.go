@@ -116,7 +116,7 @@ func (n *Node) onPex(h livetorrent.PeerHandle, payload []byte, now time.Time) {
 		return
 	}
 	for _, a := range addrs {
-		n.dialer.add(a, false)
+		n.dialer.add(a, fromPex)
 	}
 	n.dialer.poll(time.Now())
 }
