@@ -3,6 +3,7 @@ package node
 import (
 	"cmp"
 	"net/netip"
+	"time"
 
 	"github.com/livetorrent/livetorrent/protocol"
 )
@@ -31,6 +32,10 @@ import (
 // those of groups larger than the newcomer's, or failing ones. A flood from many distinct
 // hosts can still fill the table with peer-exchange entries; they drain as their dials
 // fail (maxDialFailures), and tracker addresses displace them meanwhile.
+//
+// An address forgotten after failing (or evicted with failures) is remembered for forgetFor:
+// discovery listing it again meanwhile is ignored, so a peer re-sending a victim's address
+// in every ut_pex does not earn it a fresh maxDialFailures dials each time.
 const (
 	// maxKnownAddrs bounds the addresses the dialer remembers, whatever discovery sends.
 	maxKnownAddrs = 1024
@@ -38,6 +43,10 @@ const (
 	// MaxPeersPerIP: a NAT or a shared host may hold a few honest peers, and the dialer only
 	// connects to MaxPeersPerIP of them anyway.
 	maxAddrsPerGroup = 2 * DefaultMaxPeersPerIP
+	// forgetFor is how long a forgotten address is not taken back; the set holds at most
+	// maxForgotten, the oldest giving way.
+	forgetFor    = 10 * time.Minute
+	maxForgotten = 4 * maxKnownAddrs
 )
 
 // addrSource is where the dialer learned an address, least trusted first.
@@ -66,7 +75,7 @@ func tableGroup(addr string) (netip.Prefix, bool) {
 // add starts keeping addr connected from the next poll. Pinned addresses (the link's
 // peers) are dialled whatever the peer count; others only while the node is below its
 // target, and only if the table policy above makes room for them.
-func (d *dialer) add(addr string, src addrSource) {
+func (d *dialer) add(addr string, src addrSource, now time.Time) {
 	pinned := src == fromLink
 	if st, ok := d.addrs[addr]; ok {
 		if pinned && !st.pinned {
@@ -79,15 +88,20 @@ func (d *dialer) add(addr string, src addrSource) {
 	if protocol.CheckPeerAddr(addr) != nil {
 		return
 	}
+	if pinned {
+		delete(d.forgotten, addr)
+	} else if d.recentlyForgotten(addr, now) {
+		return
+	}
 	st := &dialState{backoff: minBackoff, pinned: pinned, source: src}
 	st.group, st.grouped = tableGroup(addr)
 	if !pinned {
 		// The cap applies where MaxPeersPerIP does: not to loopback, unless tests ask.
 		_, capped := d.ipGroup(addr)
-		if capped && d.groups[st.group] >= maxAddrsPerGroup && !d.evict(st, true) {
+		if capped && d.groups[st.group] >= maxAddrsPerGroup && !d.evict(st, true, now) {
 			return
 		}
-		if len(d.addrs) >= maxKnownAddrs && !d.evict(st, false) {
+		if len(d.addrs) >= maxKnownAddrs && !d.evict(st, false, now) {
 			return
 		}
 		d.count(st)
@@ -101,6 +115,37 @@ func (d *dialer) forget(addr string) {
 		d.uncount(st)
 		delete(d.addrs, addr)
 	}
+}
+
+// remember notes that addr was forgotten at now. A full set first drops what has expired,
+// then if need be the oldest entry: it passes over the set only while full, at most once
+// per address forgotten, and forgetting takes failed dials, which are paced.
+func (d *dialer) remember(addr string, now time.Time) {
+	if _, ok := d.forgotten[addr]; !ok && len(d.forgotten) >= maxForgotten {
+		oldest := ""
+		for a, t := range d.forgotten {
+			switch {
+			case now.Sub(t) >= forgetFor:
+				delete(d.forgotten, a)
+			case oldest == "" || t.Before(d.forgotten[oldest]):
+				oldest = a
+			}
+		}
+		if len(d.forgotten) >= maxForgotten {
+			delete(d.forgotten, oldest)
+		}
+	}
+	d.forgotten[addr] = now
+}
+
+// recentlyForgotten reports whether addr was forgotten less than forgetFor ago.
+func (d *dialer) recentlyForgotten(addr string, now time.Time) bool {
+	t, ok := d.forgotten[addr]
+	if ok && now.Sub(t) >= forgetFor {
+		delete(d.forgotten, addr)
+		return false
+	}
+	return ok
 }
 
 // count and uncount keep the number of unpinned entries per group.
@@ -123,7 +168,7 @@ func (d *dialer) uncount(st *dialState) {
 // newcomer's group only, if sameGroup), provided it is worth less than the newcomer; false
 // if none is. It passes over the whole table, but only while the table or the group is
 // full, at most once per address discovery offers (bounded per message and per peer).
-func (d *dialer) evict(newcomer *dialState, sameGroup bool) bool {
+func (d *dialer) evict(newcomer *dialState, sameGroup bool, now time.Time) bool {
 	victim, vst := "", (*dialState)(nil)
 	for addr, st := range d.addrs {
 		if st.pinned || st.busy || (sameGroup && !newcomer.sameGroup(st)) {
@@ -150,6 +195,9 @@ func (d *dialer) evict(newcomer *dialState, sameGroup bool) bool {
 		return false
 	}
 	d.forget(victim)
+	if vst.failures > 0 {
+		d.remember(victim, now)
+	}
 	return true
 }
 

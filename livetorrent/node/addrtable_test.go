@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/livetorrent/livetorrent/livetorrent"
 	"github.com/livetorrent/livetorrent/protocol/prototest"
@@ -46,21 +47,21 @@ func inGroup(d *dialer, ip string) int {
 func TestOneHostCannotFillTheAddressTable(t *testing.T) {
 	d := newTableDialer(t)
 	for p := 1; p <= maxKnownAddrs; p++ {
-		d.add(fmt.Sprintf("198.51.100.1:%d", p), fromPex)
+		d.add(fmt.Sprintf("198.51.100.1:%d", p), fromPex, time.Now())
 	}
 	if got := inGroup(d, "198.51.100.1"); got != maxAddrsPerGroup {
 		t.Fatalf("the table holds %d addresses of one host, want %d", got, maxAddrsPerGroup)
 	}
-	d.add("203.0.113.9:6881", fromDiscovery)
+	d.add("203.0.113.9:6881", fromDiscovery, time.Now())
 	if d.addrs["203.0.113.9:6881"] == nil {
 		t.Fatal("a tracker's address was dropped")
 	}
-	d.add("198.51.100.1:50000", fromLink)
+	d.add("198.51.100.1:50000", fromLink, time.Now())
 	if st := d.addrs["198.51.100.1:50000"]; st == nil || !st.pinned {
 		t.Fatal("a configured address was capped")
 	}
 	// A tracker listing a capped host's address takes the place of a peer-exchange one.
-	d.add("198.51.100.1:60000", fromDiscovery)
+	d.add("198.51.100.1:60000", fromDiscovery, time.Now())
 	if d.addrs["198.51.100.1:60000"] == nil || inGroup(d, "198.51.100.1") != maxAddrsPerGroup+1 {
 		t.Fatalf("a tracker's address on a capped host: kept %v, %d on the host",
 			d.addrs["198.51.100.1:60000"] != nil, inGroup(d, "198.51.100.1"))
@@ -73,12 +74,12 @@ func TestAddressTableEvictionPolicy(t *testing.T) {
 	d := newTableDialer(t)
 	// Many hosts, each with maxAddrsPerGroup peer-exchange addresses: the table is full.
 	for i := range maxKnownAddrs {
-		d.add(fmt.Sprintf("198.18.%d.%d:%d", i/maxAddrsPerGroup/256, i/maxAddrsPerGroup%256, 7000+i%maxAddrsPerGroup), fromPex)
+		d.add(fmt.Sprintf("198.18.%d.%d:%d", i/maxAddrsPerGroup/256, i/maxAddrsPerGroup%256, 7000+i%maxAddrsPerGroup), fromPex, time.Now())
 	}
 	if len(d.addrs) != maxKnownAddrs {
 		t.Fatalf("%d addresses", len(d.addrs))
 	}
-	d.add("203.0.113.1:7000", fromPex)
+	d.add("203.0.113.1:7000", fromPex, time.Now())
 	if d.addrs["203.0.113.1:7000"] == nil || len(d.addrs) != maxKnownAddrs {
 		t.Fatalf("a new host's address did not displace one of a host with %d (%d known)", maxAddrsPerGroup, len(d.addrs))
 	}
@@ -99,26 +100,26 @@ func TestAddressTableEvictionPolicy(t *testing.T) {
 	for i := range maxKnownAddrs {
 		a := fmt.Sprintf("198.18.%d.%d:7000", i/256, i%256)
 		if i%2 == 0 {
-			d.add(a, fromDiscovery)
+			d.add(a, fromDiscovery, time.Now())
 		} else {
-			d.add(a, fromPex)
+			d.add(a, fromPex, time.Now())
 			d.addrs[a].connected = true
 		}
 	}
 	before := slices.Sorted(maps.Keys(d.addrs))
 	for i := range maxKnownAddrs {
-		d.add(fmt.Sprintf("198.19.%d.%d:7000", i/256, i%256), fromPex)
-		d.add(fmt.Sprintf("198.51.100.1:%d", 1+i), fromPex)
+		d.add(fmt.Sprintf("198.19.%d.%d:7000", i/256, i%256), fromPex, time.Now())
+		d.add(fmt.Sprintf("198.51.100.1:%d", 1+i), fromPex, time.Now())
 	}
 	if after := slices.Sorted(maps.Keys(d.addrs)); !slices.Equal(before, after) {
 		t.Fatal("peer exchange displaced tracker addresses or ones that once connected")
 	}
-	d.add("203.0.113.1:7000", fromDiscovery)
+	d.add("203.0.113.1:7000", fromDiscovery, time.Now())
 	if d.addrs["203.0.113.1:7000"] != nil {
 		t.Fatal("a tracker address displaced one as trusted")
 	}
 	d.addrs["198.18.0.0:7000"].failures = 1
-	d.add("203.0.113.1:7000", fromDiscovery)
+	d.add("203.0.113.1:7000", fromDiscovery, time.Now())
 	if d.addrs["203.0.113.1:7000"] == nil || d.addrs["198.18.0.0:7000"] != nil {
 		t.Fatal("a tracker address did not displace a failing tracker address")
 	}
@@ -129,12 +130,12 @@ func TestAddressTableEvictionPolicy(t *testing.T) {
 func TestLoopbackAddressesGiveWayWhenTheTableIsFull(t *testing.T) {
 	d := newTableDialer(t)
 	for p := 1; p <= maxKnownAddrs; p++ {
-		d.add(fmt.Sprintf("127.0.0.1:%d", p), fromPex)
+		d.add(fmt.Sprintf("127.0.0.1:%d", p), fromPex, time.Now())
 	}
 	if len(d.addrs) != maxKnownAddrs {
 		t.Fatalf("%d loopback addresses kept, want all %d", len(d.addrs), maxKnownAddrs)
 	}
-	d.add("198.51.100.7:7000", fromPex)
+	d.add("198.51.100.7:7000", fromPex, time.Now())
 	if d.addrs["198.51.100.7:7000"] == nil || len(d.addrs) != maxKnownAddrs {
 		t.Fatal("a table full of loopback addresses did not make room for another host")
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/livetorrent/livetorrent/livetorrent"
 	"github.com/livetorrent/livetorrent/livetorrent/peerconn"
 	"github.com/livetorrent/livetorrent/protocol"
@@ -25,6 +27,10 @@ type dialer struct {
 	wg     *sync.WaitGroup
 	addrs  map[string]*dialState // the address table: see addrtable.go
 	groups map[netip.Prefix]int  // unpinned entries per tableGroup
+	// forgotten holds when each recently forgotten address was dropped (addrtable.go).
+	forgotten map[string]time.Time
+	// pexDials paces the dials of addresses only peer exchange vouches for (see poll).
+	pexDials *rate.Limiter
 }
 
 type dialState struct {
@@ -50,12 +56,14 @@ const (
 	// maxDialFailures is how many dials in a row a discovered address may fail before it is
 	// forgotten: discovery lists peers that left long ago, and an address that is not
 	// connectable should not be retried every maxBackoff for as long as the node runs.
-	// Discovery may list it again. Configured addresses are never forgotten.
+	// Discovery may list it again once forgetFor has passed (addrtable.go). Configured
+	// addresses are never forgotten.
 	maxDialFailures = 5
 )
 
 func newDialer(n *Node, ctx context.Context, wg *sync.WaitGroup) *dialer {
-	return &dialer{n: n, ctx: ctx, wg: wg, addrs: map[string]*dialState{}, groups: map[netip.Prefix]int{}}
+	return &dialer{n: n, ctx: ctx, wg: wg, addrs: map[string]*dialState{}, groups: map[netip.Prefix]int{},
+		forgotten: map[string]time.Time{}, pexDials: rate.NewLimiter(pexDialRate, pexDialBurst)}
 }
 
 // poll starts the dials that are due, in the order of due(), within the peer target, the
@@ -80,6 +88,13 @@ func (d *dialer) poll(now time.Time) {
 		}
 		g, limited := d.ipGroup(addr)
 		if limited && !st.pinned && byGroup[g] >= d.n.cfg.MaxPeersPerIP {
+			continue
+		}
+		// Any connected peer can name any host in ut_pex, and a host that resets every
+		// connection fails each dial at once, so the half-open limit does not pace them:
+		// the dials of addresses only peer exchange vouches for share one token bucket.
+		// An address that once completed the handshakes is a peer, not a third party.
+		if st.source == fromPex && !st.connected && !d.pexDials.AllowN(now, 1) {
 			continue
 		}
 		if limited {
@@ -178,6 +193,7 @@ func (d *dialer) failed(addr string, now time.Time) {
 	st := d.addrs[addr]
 	if st.failures++; st.failures >= maxDialFailures && !st.pinned {
 		d.forget(addr)
+		d.remember(addr, now)
 		return
 	}
 	st.rest(now)

@@ -62,12 +62,12 @@ func TestDialerOrderAndTarget(t *testing.T) {
 		t.Fatalf("%d dials started (want the pinned peer and the best one, target 2)", busy)
 	}
 	// A pinned address is dialled even at the target.
-	d.add("127.0.0.1:7100", fromLink)
+	d.add("127.0.0.1:7100", fromLink, now)
 	d.poll(now)
 	if !d.addrs["127.0.0.1:7100"].busy {
 		t.Fatal("pinned address not dialled at the target")
 	}
-	d.add("127.0.0.1:7101", fromDiscovery)
+	d.add("127.0.0.1:7101", fromDiscovery, now)
 	d.poll(now)
 	if d.addrs["127.0.0.1:7101"].busy {
 		t.Fatal("unpinned address dialled beyond the target")
@@ -119,7 +119,7 @@ func TestPexFloodIsBounded(t *testing.T) {
 	defer cancel()
 	n.dialer = newDialer(n, ctx, &wg)
 	for i := range 5000 {
-		n.dialer.add(fmt.Sprintf("127.1.%d.%d:7000", i>>8, i&255), fromPex)
+		n.dialer.add(fmt.Sprintf("127.1.%d.%d:7000", i>>8, i&255), fromPex, time.Now())
 	}
 	if len(n.dialer.addrs) != maxKnownAddrs {
 		t.Fatalf("dialer remembers %d addresses", len(n.dialer.addrs))
@@ -131,7 +131,7 @@ func TestPexFloodIsBounded(t *testing.T) {
 			break
 		}
 	}
-	n.dialer.add("127.2.0.1:7000", fromPex)
+	n.dialer.add("127.2.0.1:7000", fromPex, time.Now())
 	if n.dialer.addrs["127.2.0.1:7000"] == nil || len(n.dialer.addrs) != maxKnownAddrs {
 		t.Fatalf("a fresh address did not replace a failing one (%d known)", len(n.dialer.addrs))
 	}
@@ -152,8 +152,8 @@ func TestFailingDiscoveredAddressIsForgotten(t *testing.T) {
 	d := newDialer(n, ctx, &wg)
 	n.dialer = d
 	const discovered, configured = "127.0.0.1:7000", "127.0.0.1:7001"
-	d.add(discovered, fromDiscovery)
-	d.add(configured, fromLink)
+	d.add(discovered, fromDiscovery, time.Now())
+	d.add(configured, fromLink, time.Now())
 	now := time.Now()
 	for i := range maxDialFailures {
 		if d.addrs[discovered] == nil {

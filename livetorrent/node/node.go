@@ -54,9 +54,11 @@ type Config struct {
 	MaxPeersPerIP int
 	BanFor        time.Duration // default 1 h
 	// Dial opens outgoing connections (default net.Dialer). Tests replace it to cut routes.
-	Dial     func(ctx context.Context, network, addr string) (net.Conn, error)
-	NoPex    bool          // do not exchange peers (BEP 11)
-	PexEvery time.Duration // peer exchange period (default 60 s, as BEP 11 asks)
+	Dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	NoPex bool // do not exchange peers (BEP 11)
+	// PexEvery is the peer exchange period (default 60 s, as BEP 11 asks). Shorter is for
+	// tests: peers act on at most one ut_pex message per pexMinGap (55 s) from one peer.
+	PexEvery time.Duration
 	// HTTP fetches origin pieces (default a client with a 10 s timeout).
 	HTTP   *http.Client
 	Logger *slog.Logger
@@ -225,10 +227,11 @@ func (n *Node) Post(ctx context.Context, ev livetorrent.Event) error {
 func (n *Node) AddPeers(addrs []string) {
 	select {
 	case n.calls <- func() {
+		now := time.Now()
 		for _, a := range addrs {
-			n.dialer.add(a, fromDiscovery)
+			n.dialer.add(a, fromDiscovery, now)
 		}
-		n.dialer.poll(time.Now())
+		n.dialer.poll(now)
 	}:
 	default:
 	}
@@ -263,7 +266,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.dialer = newDialer(n, ctx, &wg)
 	for _, a := range n.cfg.Peers {
-		n.dialer.add(a, fromLink)
+		n.dialer.add(a, fromLink, time.Now())
 	}
 	n.dialer.poll(time.Now())
 	n.wake = time.NewTimer(time.Hour)

@@ -21,7 +21,14 @@ const (
 	pexID         = 2
 	pexMaxAdded   = 50       // addresses per message, as BEP 11 advises
 	pexMaxPayload = 16 << 10 // larger ut_pex payloads are ignored
-	pexMinGap     = 20 * time.Second
+	// pexMinGap is the least time between two ut_pex messages from one peer that we act
+	// on: BEP 11 asks for at most one a minute; the slack is for timer jitter.
+	pexMinGap = 55 * time.Second
+	// pexDialRate and pexDialBurst pace, over all peers, the dials of addresses learned
+	// only from peer exchange (dialer.poll): a few a second is enough to fill a swarm's
+	// slots, and bounds how hard a hostile peer can make us dial a third party.
+	pexDialRate  = 4 // per second
+	pexDialBurst = 8
 )
 
 // pexState is per connection, owned by the loop.
@@ -116,9 +123,9 @@ func (n *Node) onPex(h livetorrent.PeerHandle, payload []byte, now time.Time) {
 		return
 	}
 	for _, a := range addrs {
-		n.dialer.add(a, fromPex)
+		n.dialer.add(a, fromPex, now)
 	}
-	n.dialer.poll(time.Now())
+	n.dialer.poll(now)
 }
 
 // deliverInbound routes one message from a connection's reader: live messages and
