@@ -92,6 +92,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 	sc.Conn = conn
 	sc.StartingNodes = func() ([]dht.Addr, error) { return resolve(boot) }
 	sc.PeerStore = &peerStore{}
+	sc.Store, sc.Exp = newItemStore(cfg.Stream), itemExpiry
 	// The library's default limiter is shared by every server in the process.
 	sc.SendLimiter = rate.NewLimiter(100, 200)
 	sc.DefaultWant = []krpc.Want{krpc.WantNodes}
