@@ -125,7 +125,7 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	}
 	l, err := app.NewLeecher(app.LeecherConfig{
 		Link: c.Args().First(), Listen: c.String("listen"), HTTPListen: httpAddr, AllowOrigin: strings.TrimSuffix(origin, "/"), Stdout: media,
-		Player: c.String("player"), TargetLatency: c.Duration("latency"), StartupDelay: c.Duration("startup-delay"), UploadRate: up, DownloadRate: down,
+		Player: c.String("player"), PlayerStderr: stderr, TargetLatency: c.Duration("latency"), StartupDelay: c.Duration("startup-delay"), UploadRate: up, DownloadRate: down,
 		Limits: limits, TargetPeers: targetPeers, NoOrigin: c.Bool("no-origin"), MaxOriginShare: c.Float64("max-origin-share"), Logger: log,
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
 		Status: app.StatusOptions{Metrics: c.String("metrics"), Line: statusLine(c, stderr)},
@@ -139,6 +139,9 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 	ctx, cancel := cliutil.SignalContext(c.Context)
 	defer cancel()
 	log.Info("joining", "stream", l.Link().Stream.InfoHash(), "name", l.Link().Name, "peers", len(l.Link().Peers))
+	if a := l.StatusAddr(); a != nil {
+		log.Info("status page", "url", "http://"+a.String()+"/")
+	}
 	start := time.Now()
 	err = l.Run(ctx)
 	log.Info("stopped", "after", time.Since(start).Round(time.Second))

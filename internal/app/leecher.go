@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/livetorrent/livetorrent/leecher"
@@ -44,6 +46,7 @@ type LeecherConfig struct {
 	AllowOrigin    string        // web origin allowed to read the HTTP output by script (CORS); empty = none
 	Stdout         io.Writer     // continuous stream output, nil = none
 	Player         string        // launch this player (mpv, ffplay) on the output; empty = none
+	PlayerStderr   io.Writer     // where the player's messages go (nil: discarded)
 	TargetLatency  time.Duration // 0 = 3 target durations, at least 8 s; at most MaxLatency, and the stream's window less a target duration
 	StartupDelay   time.Duration // planned time from tune-in to the first segment's deadline; 0 = 1 s
 	UploadRate     int           // bytes/s, 0 = unlimited
@@ -85,6 +88,11 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	}
 	if err := cfg.Limits.check(); err != nil {
 		return nil, err
+	}
+	if cfg.Player != "" {
+		if _, err := exec.LookPath(cfg.Player); err != nil { // before joining the swarm
+			return nil, fmt.Errorf("player: %w", err)
+		}
 	}
 	if err := CheckStartupDelay(cfg.StartupDelay); err != nil {
 		return nil, err
@@ -197,27 +205,48 @@ func (l *Leecher) Run(ctx context.Context) error {
 			l.cfg.OnReady(l.PlaylistURL())
 		}
 	}
-	var player *leecher.Player
+	var sp sessionPlayer
 	if l.cfg.Player != "" {
-		pc := leecher.PlayerConfig{Program: l.cfg.Player, URL: l.PlaylistURL(), Title: l.link.Name}
-		var err error
-		if player, err = leecher.StartPlayer(ctx, pc); err != nil {
-			cancel()
-			wg.Wait()
-			return fmt.Errorf("player: %w", err)
+		pc := leecher.PlayerConfig{Program: l.cfg.Player, URL: l.PlaylistURL(), Title: l.link.Name, Stderr: l.cfg.PlayerStderr}
+		if l.http == nil { // it reads the byte stream from its stdin: start it now
+			if err := sp.start(ctx, pc, cancel); err != nil {
+				cancel()
+				wg.Wait()
+				return err
+			}
+		} else {
+			// A player given a playlist that has no segment yet gives up (mpv after a few
+			// 503s) and its exit would end the session: start it with the first segment.
+			goRun(func() error {
+				if l.Out.Ready(ctx) != nil || ctx.Err() != nil {
+					return nil
+				}
+				return sp.start(ctx, pc, cancel)
+			})
 		}
-		go func() { <-player.Done(); cancel() }() // closing the player ends the session
 	}
 	var streamErr error
-	if w := l.streamWriter(player); w != nil {
+	if w := l.streamWriter(sp.get()); w != nil {
 		streamErr = l.Out.NewStream(w, leecher.StreamConfig{}).Run(ctx)
-		cancel() // the stream ended (ENDLIST) or broke: stop
+		if errors.Is(streamErr, syscall.EPIPE) {
+			streamErr = nil // the reader went away (the player quit, `| head`): a stop
+		}
+		if p := sp.get(); p != nil && l.http == nil && streamErr == nil && ctx.Err() == nil {
+			// The stream ended (ENDLIST): let the player play what it holds, until it exits
+			// or we are stopped, rather than cut it off.
+			p.Stdin().Close()
+			select {
+			case <-p.Done():
+			case <-ctx.Done():
+			}
+		}
+		cancel() // the stream ended or broke: stop
 	} else {
 		<-ctx.Done()
 	}
 	l.Out.Close()
-	if player != nil {
-		player.Stop()
+	if p := sp.get(); p != nil {
+		p.Stop()
 	}
 	wg.Wait()
 	for _, err := range errs {
