@@ -48,6 +48,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"--max-inbound-per-ip", "-1"}, cliutil.ExitConfig, "per IP"},
 		{[]string{"--max-peers-per-ip", "-1"}, cliutil.ExitConfig, "max peers per IP"},
 		{[]string{"--allow-origin", "player.example"}, cliutil.ExitUsage, "--allow-origin"},
+		{[]string{"--dht", "--dht-listen", "127.0.0.1:99999"}, cliutil.ExitConfig, "dht listen"},
 		{[]string{"--allow-origin", "https://player.example/page"}, cliutil.ExitUsage, "--allow-origin"},
 		{[]string{"--startup-delay", "1m"}, cliutil.ExitConfig, "startup delay"},
 		{[]string{"--startup-delay", "-1s"}, cliutil.ExitConfig, "startup delay"},

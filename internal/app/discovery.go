@@ -88,3 +88,17 @@ func checkLinkAddrs(peers, trackers []string) error {
 	}
 	return nil
 }
+
+// check refuses a DHT address that cannot be bound (a bad port, a busy one, another host's
+// address) before the node starts: the DHT binds its socket only once it runs, and a
+// failure then would leave a viewer of a key-only link running with no way to find peers.
+func (o DHTOptions) check() error {
+	if !o.Enabled {
+		return nil
+	}
+	pc, err := net.ListenPacket("udp4", o.Listen)
+	if err != nil {
+		return fmt.Errorf("dht listen: %w", err)
+	}
+	return pc.Close()
+}

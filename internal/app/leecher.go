@@ -112,6 +112,9 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	seeders := slices.Clone(link.Peers)
 	link.Trackers = append(link.Trackers, cfg.Trackers...)
 	link.Peers = append(link.Peers, cfg.Peers...)
+	if err := cfg.DHT.check(); err != nil {
+		return nil, err
+	}
 	if len(link.Peers) == 0 && len(link.Trackers) == 0 && !cfg.DHT.Enabled {
 		return nil, errors.New("link: no peers (x.pe) or trackers (tr) to join through, and the DHT is off")
 	}

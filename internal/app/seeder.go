@@ -81,6 +81,9 @@ func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	if err := checkLinkAddrs(cfg.Advertise, cfg.Trackers); err != nil {
 		return nil, err
 	}
+	if err := cfg.DHT.check(); err != nil {
+		return nil, err
+	}
 	stream := protocol.StreamOf(cfg.Key, cfg.Salt)
 	s := &Seeder{cfg: cfg, log: cfg.Logger, started: time.Now()}
 	if s.cfg.Status, s.metrics, err = bindStatus(cfg.Status); err != nil {
