@@ -16,7 +16,6 @@ import (
 
 	"github.com/anacrolix/dht/v2"
 	"github.com/anacrolix/dht/v2/krpc"
-	peer_store "github.com/anacrolix/dht/v2/peer-store"
 	alog "github.com/anacrolix/log"
 	"golang.org/x/time/rate"
 
@@ -221,45 +220,4 @@ func resolve(hostports []string) ([]dht.Addr, error) {
 		out = append(out, dht.NewAddr(ua))
 	}
 	return out, nil
-}
-
-// peerStore keeps announced peers by address and port (several peers may share an IP), at
-// most maxStoredPeers per info-hash and maxStoredSwarms swarms.
-type peerStore struct {
-	mu sync.Mutex
-	m  map[peer_store.InfoHash]map[string]krpc.NodeAddr
-}
-
-const (
-	maxStoredPeers  = 500
-	maxStoredSwarms = 1000
-)
-
-func (p *peerStore) AddPeer(ih peer_store.InfoHash, na krpc.NodeAddr) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.m == nil {
-		p.m = map[peer_store.InfoHash]map[string]krpc.NodeAddr{}
-	}
-	sw := p.m[ih]
-	if sw == nil {
-		if len(p.m) >= maxStoredSwarms {
-			return
-		}
-		sw = map[string]krpc.NodeAddr{}
-		p.m[ih] = sw
-	}
-	if len(sw) < maxStoredPeers {
-		sw[na.String()] = na
-	}
-}
-
-func (p *peerStore) GetPeers(ih peer_store.InfoHash) []krpc.NodeAddr {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]krpc.NodeAddr, 0, len(p.m[ih]))
-	for _, na := range p.m[ih] {
-		out = append(out, na)
-	}
-	return out
 }

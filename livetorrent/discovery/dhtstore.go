@@ -1,10 +1,14 @@
 package discovery
 
 import (
+	"math/rand/v2"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/anacrolix/dht/v2/bep44"
+	"github.com/anacrolix/dht/v2/krpc"
+	peer_store "github.com/anacrolix/dht/v2/peer-store"
 	"github.com/anacrolix/torrent/bencode"
 
 	"github.com/livetorrent/livetorrent/protocol"
@@ -123,4 +127,147 @@ func (st *itemStore) Del(t bep44.Target) error {
 	}
 	delete(st.foreign, t)
 	return nil
+}
+
+// Bounds of the peer store, which holds what other nodes announce to us (BEP 5).
+const (
+	// peerExpiry drops a peer not re-announced for this long. Announcers repeat every
+	// 5 minutes (spec 13.2) and BEP 5's tokens last 10, so 30 minutes outlives a few missed
+	// announces while a peer that left is forgotten.
+	peerExpiry = 30 * time.Minute
+	// maxPeersPerReply caps the peers in one get_peers answer. BEP 5 sets no limit, but 500
+	// peers made a 95-byte query a 4 KB answer (43x), a reflection amplifier; 50 is a full
+	// dial list for a viewer (its target, spec 13.6) in about 400 bytes.
+	maxPeersPerReply = 50
+	// maxPortsPerIP caps the ports one IP address keeps in one swarm (its newest): several
+	// peers may share an address (NAT), but one host cannot fill a swarm by itself.
+	maxPortsPerIP = 4
+	// maxStoredPeers and maxStoredSwarms bound memory: at most 500,000 entries of a few dozen
+	// bytes. When full, expired entries go first, then the oldest, so junk cannot lock new
+	// peers or swarms (ours included) out.
+	maxStoredPeers  = 500
+	maxStoredSwarms = 1000
+)
+
+// peerStore keeps announced peers by swarm, address and port, each with its last announce.
+type peerStore struct {
+	now func() time.Time // nil: time.Now (tests set a clock)
+
+	mu sync.Mutex
+	m  map[peer_store.InfoHash]*peerSwarm
+}
+
+type peerSwarm struct {
+	peers map[netip.AddrPort]time.Time // last announce
+	last  time.Time                    // newest announce in the swarm
+}
+
+func (p *peerStore) clock() time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	return time.Now()
+}
+
+func (p *peerStore) AddPeer(ih peer_store.InfoHash, na krpc.NodeAddr) {
+	ip, ok := netip.AddrFromSlice(na.IP)
+	if !ok || na.Port <= 0 || na.Port > 65535 {
+		return
+	}
+	ap := netip.AddrPortFrom(ip.Unmap(), uint16(na.Port))
+	if !protocol.UsableAddr(ap) {
+		return
+	}
+	now := p.clock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[peer_store.InfoHash]*peerSwarm{}
+	}
+	sw := p.m[ih]
+	if sw == nil {
+		if len(p.m) >= maxStoredSwarms {
+			p.evictSwarmLocked(now)
+		}
+		sw = &peerSwarm{peers: map[netip.AddrPort]time.Time{}}
+		p.m[ih] = sw
+	}
+	sw.last = now
+	if _, ok := sw.peers[ap]; ok {
+		sw.peers[ap] = now
+		return
+	}
+	// Make room: the IP's oldest port when it has its share, else an expired or the oldest
+	// entry when the swarm is full.
+	var sameIP int
+	var oldestIP, oldest netip.AddrPort
+	for a, at := range sw.peers {
+		if a.Addr() == ap.Addr() {
+			if sameIP++; !oldestIP.IsValid() || at.Before(sw.peers[oldestIP]) {
+				oldestIP = a
+			}
+		}
+		if !oldest.IsValid() || at.Before(sw.peers[oldest]) {
+			oldest = a
+		}
+	}
+	switch {
+	case sameIP >= maxPortsPerIP:
+		delete(sw.peers, oldestIP)
+	case len(sw.peers) >= maxStoredPeers:
+		delete(sw.peers, oldest)
+	}
+	sw.peers[ap] = now
+}
+
+// evictSwarmLocked makes room for one swarm: it drops every swarm with no announce within
+// peerExpiry, or else the one announced to the longest ago.
+func (p *peerStore) evictSwarmLocked(now time.Time) {
+	var oldest peer_store.InfoHash
+	var oldestAt time.Time
+	dropped := false
+	for ih, sw := range p.m {
+		switch {
+		case now.Sub(sw.last) >= peerExpiry:
+			delete(p.m, ih)
+			dropped = true
+		case oldestAt.IsZero() || sw.last.Before(oldestAt):
+			oldest, oldestAt = ih, sw.last
+		}
+	}
+	if !dropped {
+		delete(p.m, oldest)
+	}
+}
+
+// GetPeers returns at most maxPeersPerReply live peers of the swarm, a random choice when it
+// has more, so every peer gets handed out; it forgets the expired ones.
+func (p *peerStore) GetPeers(ih peer_store.InfoHash) []krpc.NodeAddr {
+	now := p.clock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sw := p.m[ih]
+	if sw == nil {
+		return nil
+	}
+	live := make([]netip.AddrPort, 0, len(sw.peers))
+	for a, at := range sw.peers {
+		if now.Sub(at) >= peerExpiry {
+			delete(sw.peers, a)
+			continue
+		}
+		live = append(live, a)
+	}
+	if len(sw.peers) == 0 {
+		delete(p.m, ih)
+	}
+	if len(live) > maxPeersPerReply {
+		rand.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+		live = live[:maxPeersPerReply]
+	}
+	out := make([]krpc.NodeAddr, len(live))
+	for i, a := range live {
+		out[i] = krpc.NodeAddr{IP: a.Addr().AsSlice(), Port: int(a.Port())}
+	}
+	return out
 }
