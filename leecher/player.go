@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/livetorrent/livetorrent/internal/childproc"
 )
 
 // PlayerConfig says which player to start and on what.
@@ -91,6 +93,7 @@ func StartPlayer(ctx context.Context, cfg PlayerConfig) (*Player, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	cmd := exec.CommandContext(ctx, path, PlayerArgs(cfg.Program, cfg.URL, cfg.Title, cfg.Args)...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	childproc.DieWithParent(cmd, syscall.SIGTERM)
 	cmd.WaitDelay = cfg.StopTimeout
 	cmd.Stdout, cmd.Stderr = cfg.Stdout, cfg.Stderr
 	if len(cfg.Env) > 0 {

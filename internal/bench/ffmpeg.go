@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/livetorrent/livetorrent/internal/childproc"
 )
 
 // Live encode settings: 2 s segments like the bundled sample, a playlist of 8 segments;
@@ -38,6 +41,7 @@ func startEncoder(ctx context.Context, program, dir string, bitrateBps int, runF
 	cmd := exec.CommandContext(ctx, program, encoderArgs(dir, bitrateBps, runFor)...)
 	cmd.Stderr = &e.stderr
 	cmd.WaitDelay = 5 * time.Second // never wait long for pipes after the kill
+	childproc.DieWithParent(cmd, syscall.SIGKILL)
 	if err := cmd.Start(); err != nil {
 		cancel()
 		return nil, fmt.Errorf("start ffmpeg: %w", err)
