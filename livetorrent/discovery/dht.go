@@ -106,8 +106,9 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 		cfg.OnReady(s.Addr())
 	}
 	if len(boot) > 0 {
-		if _, err := s.BootstrapContext(ctx); err != nil && ctx.Err() == nil {
-			cfg.Logger.Warn("dht bootstrap", "err", err)
+		// A bootstrap cut short by its deadline keeps the nodes it met; the lookups go on.
+		if n, err := bootstrap(ctx, s); err != nil && ctx.Err() == nil {
+			cfg.Logger.Warn("dht bootstrap", "err", err, "responses", n, "nodes", s.NumNodes())
 		}
 	}
 	var wg sync.WaitGroup
@@ -172,42 +173,6 @@ func claimState(path string, log *slog.Logger) (file string, id *krpc.ID, nodes 
 	}
 	log.Debug("dht state loaded", "nodes", len(nodes))
 	return path, id, nodes, release
-}
-
-var errNotMutable = errors.New("dht item is not a mutable item")
-
-func lookup(ctx context.Context, s *dht.Server, cfg DHTConfig) []netip.AddrPort {
-	var opts []dht.AnnounceOpt
-	if cfg.Port != 0 {
-		opts = append(opts, dht.AnnouncePeer(dht.AnnouncePeerOpts{Port: int(cfg.Port)}))
-	}
-	a, err := s.AnnounceTraversal([20]byte(cfg.InfoHash), opts...)
-	if err != nil {
-		cfg.Logger.Debug("dht traversal", "err", err)
-		return nil
-	}
-	defer a.Close()
-	seen := map[netip.AddrPort]bool{}
-	var out []netip.AddrPort
-	for {
-		select {
-		case <-ctx.Done():
-			return out
-		case pv, ok := <-a.Peers:
-			if !ok {
-				return out
-			}
-			for _, p := range pv.Peers {
-				ip, ok := netip.AddrFromSlice(p.IP)
-				ap := netip.AddrPortFrom(ip.Unmap(), uint16(p.Port))
-				if !ok || p.Port <= 0 || p.Port > 65535 || !protocol.UsableAddr(ap) || seen[ap] || len(out) >= cfg.MaxPeers {
-					continue
-				}
-				seen[ap] = true
-				out = append(out, ap)
-			}
-		}
-	}
 }
 
 func resolve(hostports []string) ([]dht.Addr, error) {

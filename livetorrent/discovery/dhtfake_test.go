@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"net"
+	"slices"
 	"sync"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 var fakeID = krpc.ID{0xfa, 0xce}
 
 // startFakeNode runs a scripted DHT node on 127.0.0.1 until the test ends: each query is
-// passed to answer, whose message (nil: none) is sent back. Tests use it to play nodes that
+// passed to answer (in a goroutine of its own), whose message (nil: none) is sent back. Tests use it to play nodes that
 // misbehave in ways a real node of ours never does.
 func startFakeNode(t *testing.T, answer func(q krpc.Msg, from *net.UDPAddr) *krpc.Msg) *net.UDPConn {
 	t.Helper()
@@ -32,12 +33,18 @@ func startFakeNode(t *testing.T, answer func(q krpc.Msg, from *net.UDPAddr) *krp
 				return
 			}
 			var m krpc.Msg
-			if bencode.Unmarshal(buf[:n], &m) != nil || m.Y != "q" || m.A == nil {
+			if bencode.Unmarshal(slices.Clone(buf[:n]), &m) != nil || m.Y != "q" || m.A == nil {
 				continue
 			}
-			if r := answer(m, from); r != nil {
-				c.WriteToUDP(bencode.MustMarshal(*r), from)
-			}
+			// Each query is answered on its own, so a node scripted to answer slowly still
+			// hears the others.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r := answer(m, from); r != nil {
+					c.WriteToUDP(bencode.MustMarshal(*r), from)
+				}
+			}()
 		}
 	}()
 	t.Cleanup(func() { c.Close(); wg.Wait() })

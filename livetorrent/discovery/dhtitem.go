@@ -1,15 +1,17 @@
 package discovery
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/anacrolix/dht/v2"
 	"github.com/anacrolix/dht/v2/bep44"
-	"github.com/anacrolix/dht/v2/exts/getput"
+	"github.com/anacrolix/dht/v2/krpc"
 	"github.com/anacrolix/torrent/bencode"
 
 	"github.com/livetorrent/livetorrent/protocol"
@@ -20,11 +22,14 @@ import (
 const (
 	defaultItemRefresh = 30 * time.Minute
 	itemCheckEvery     = 2 * time.Second
-	itemOpTimeout      = 30 * time.Second
 	itemRetryMin       = 2 * time.Second
 )
 
-var errNoNewerItem = errors.New("dht item is not newer than the one held")
+var (
+	errNoNewerItem    = errors.New("dht item is not newer than the one held")
+	errItemNotFound   = errors.New("dht item not found")
+	errNoStoringNodes = errors.New("dht: no node gave a token to put the item")
+)
 
 // publishItems puts the item cfg.Item returns whenever it changes and every ItemRefresh,
 // retrying sooner when no node took it.
@@ -60,8 +65,8 @@ func publishItems(ctx context.Context, s *dht.Server, cfg DHTConfig) {
 	}
 }
 
-// putItem stores the signed item on the nodes closest to its target, returning how many
-// nodes answered the traversal.
+// putItem stores the signed item on the nodes closest to its target (a get traversal for
+// their write tokens, then a put to each), returning how many nodes answered the traversal.
 func putItem(ctx context.Context, s *dht.Server, key ed25519.PrivateKey, salt []byte, it protocol.DHTItem) (int, error) {
 	seq, v, sig, err := protocol.SignDHTItem(key, salt, it)
 	if err != nil {
@@ -69,16 +74,20 @@ func putItem(ctx context.Context, s *dht.Server, key ed25519.PrivateKey, salt []
 	}
 	var pk [32]byte
 	copy(pk[:], key.Public().(ed25519.PublicKey))
-	ctx, cancel := context.WithTimeout(ctx, itemOpTimeout)
-	defer cancel()
 	target := bep44.MakeMutableTarget(pk, salt)
-	st, err := getput.Put(ctx, target, s, salt, func(int64) bep44.Put {
-		return bep44.Put{V: bencode.Bytes(v), K: &pk, Salt: salt, Sig: sig, Seq: seq}
+	tctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	closest, responses, err := traverse(tctx, s, target, 8, func(ctx context.Context, addr dht.Addr) dht.QueryResult {
+		return s.Get(ctx, addr, target, nil, dht.QueryRateLimiting{})
 	})
-	if err != nil {
-		return 0, err
+	cancel()
+	if len(closest) == 0 {
+		return 0, cmp.Or(err, errNoStoringNodes)
 	}
-	return int(st.NumResponses), nil
+	put := bep44.Put{V: bencode.Bytes(v), K: &pk, Salt: salt, Sig: sig, Seq: seq}
+	finalRound(ctx, closest, func(ctx context.Context, n tokenNode) error {
+		return s.Put(ctx, n.addr, put, n.token, dht.QueryRateLimiting{}).ToError()
+	})
+	return responses, nil
 }
 
 // resolveItems gets the stream's item until one verifies, then looks for a newer one every
@@ -117,21 +126,36 @@ func resolveItems(ctx context.Context, s *dht.Server, cfg DHTConfig) {
 // getItem fetches the newest item above seq (any item if seq is nil) and verifies it against
 // the stream key, salt and swarm. An item whose seq is not above seq is an error.
 func getItem(ctx context.Context, s *dht.Server, target bep44.Target, seq *int64, st protocol.Stream) (protocol.DHTItem, int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, itemOpTimeout)
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	res, _, err := getput.Get(ctx, target, s, seq, st.Salt)
-	if err != nil {
-		return protocol.DHTItem{}, 0, err
-	}
-	if !res.Mutable {
-		return protocol.DHTItem{}, 0, errNotMutable
+	var mu sync.Mutex
+	var best *krpc.Bep44Return
+	_, _, err := traverse(ctx, s, target, 8, func(ctx context.Context, addr dht.Addr) dht.QueryResult {
+		res := s.Get(ctx, addr, target, seq, dht.QueryRateLimiting{})
+		// Keep the highest seq whose BEP 44 signature verifies under the stream key, so a
+		// forged item with a huge seq cannot hide the real one.
+		if r := res.Reply.R; r != nil && r.Seq != nil && len(r.V) > 0 && r.K == st.Key &&
+			bep44.Verify(r.K[:], st.Salt, *r.Seq, r.V, r.Sig[:]) {
+			mu.Lock()
+			if best == nil || *r.Seq > *best.Seq {
+				b := r.Bep44Return
+				best = &b
+			}
+			mu.Unlock()
+		}
+		return res
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if best == nil {
+		return protocol.DHTItem{}, 0, cmp.Or(err, errItemNotFound)
 	}
 	// We asked for a seq above ours, but any node may answer with an older item it holds (or
 	// replay one on purpose): its signature is valid, so only the seq tells it apart. Taking
 	// it would roll the viewer back to an older descriptor hash (spec 13.3).
-	if seq != nil && res.Seq <= *seq {
-		return protocol.DHTItem{}, 0, fmt.Errorf("%w: got seq %d, hold %d", errNoNewerItem, res.Seq, *seq)
+	if seq != nil && *best.Seq <= *seq {
+		return protocol.DHTItem{}, 0, fmt.Errorf("%w: got seq %d, hold %d", errNoNewerItem, *best.Seq, *seq)
 	}
-	it, err := protocol.VerifyDHTItem(st, res.Seq, res.V, res.Sig)
-	return it, res.Seq, err
+	it, err := protocol.VerifyDHTItem(st, *best.Seq, best.V, best.Sig)
+	return it, *best.Seq, err
 }
