@@ -29,6 +29,7 @@ var (
 	errNoNewerItem    = errors.New("dht item is not newer than the one held")
 	errItemNotFound   = errors.New("dht item not found")
 	errNoStoringNodes = errors.New("dht: no node gave a token to put the item")
+	errNotStored      = errors.New("dht: no node stored the item")
 )
 
 // publishItems puts the item cfg.Item returns whenever it changes and every ItemRefresh,
@@ -53,7 +54,7 @@ func publishItems(ctx context.Context, s *dht.Server, cfg DHTConfig) {
 				cfg.Logger.Debug("dht item put: no node stored it; retrying", "seq", it.DescriptorSeq, "err", err, "retry", retry)
 				nextTry, retry = now.Add(retry), min(2*retry, cfg.Every)
 			default:
-				cfg.Logger.Debug("dht item put", "seq", it.DescriptorSeq, "responses", n)
+				cfg.Logger.Debug("dht item put", "seq", it.DescriptorSeq, "stored", n)
 				last, lastPut, retry, nextTry = it, now, itemRetryMin, time.Time{}
 			}
 		}
@@ -66,7 +67,8 @@ func publishItems(ctx context.Context, s *dht.Server, cfg DHTConfig) {
 }
 
 // putItem stores the signed item on the nodes closest to its target (a get traversal for
-// their write tokens, then a put to each), returning how many nodes answered the traversal.
+// their write tokens, then a put to each), returning how many nodes stored it; none is an
+// error, so the publisher retries on its short schedule.
 func putItem(ctx context.Context, s *dht.Server, key ed25519.PrivateKey, salt []byte, it protocol.DHTItem) (int, error) {
 	seq, v, sig, err := protocol.SignDHTItem(key, salt, it)
 	if err != nil {
@@ -84,10 +86,15 @@ func putItem(ctx context.Context, s *dht.Server, key ed25519.PrivateKey, salt []
 		return 0, cmp.Or(err, errNoStoringNodes)
 	}
 	put := bep44.Put{V: bencode.Bytes(v), K: &pk, Salt: salt, Sig: sig, Seq: seq}
-	finalRound(ctx, closest, func(ctx context.Context, n tokenNode) error {
+	// Only a put answered with a result stored a copy: a node may answer the get with a token
+	// and then refuse the put (a KRPC error), or not answer it at all.
+	stored := finalRound(ctx, closest, func(ctx context.Context, n tokenNode) error {
 		return s.Put(ctx, n.addr, put, n.token, dht.QueryRateLimiting{}).ToError()
 	})
-	return responses, nil
+	if stored == 0 {
+		return 0, fmt.Errorf("%w (%d nodes answered the get, %d were asked to store)", errNotStored, responses, len(closest))
+	}
+	return stored, nil
 }
 
 // resolveItems gets the stream's item until one verifies, then looks for a newer one every

@@ -278,3 +278,33 @@ func TestDHTItemOlderSeqIgnored(t *testing.T) {
 	default:
 	}
 }
+
+// Every node answers the get (with a token) and refuses the put: the publisher counts no
+// stored copy, so it retries within seconds (spec 13.3) rather than after ItemRefresh.
+func TestDHTItemPutRefusedIsRetried(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var puts atomic.Int64
+	fake := startFakeNode(t, func(q krpc.Msg, _ *net.UDPAddr) *krpc.Msg {
+		if q.Q == "put" {
+			puts.Add(1)
+			return &krpc.Msg{T: q.T, Y: "e", E: &krpc.Error{Code: krpc.ErrorCodeSequenceNumberLessThanCurrent, Msg: "sequence number less than current"}}
+		}
+		return reply(q, krpc.Return{Token: token()})
+	})
+	st := prototest.Stream()
+	d := prototest.Descriptor()
+	it := protocol.DHTItemFor(st, d.Seq, d.Append(nil))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	start := time.Now()
+	startDHT(ctx, &wg, DHTConfig{Bootstrap: []string{fake.LocalAddr().String()}, Stream: st, Key: prototest.PublisherKey(),
+		Item: func() (protocol.DHTItem, bool) { return it, true }})
+	for puts.Load() < 2 {
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("%d puts in %v: a refused put was taken for a stored item", puts.Load(), time.Since(start))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
