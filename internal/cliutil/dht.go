@@ -1,8 +1,12 @@
 package cliutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -25,9 +29,23 @@ func DHTFlags(envPrefix string) []cli.Flag {
 	}
 }
 
-// DHTStateFile resolves the --dht-state value for a role ("seeder", "leecher"): "auto" is a
-// file in the user cache directory, or none when there is no such directory.
+// DHTStateFile resolves the --dht-state value for a role ("seeder", "leecher") joining the
+// public routers.
+//
+// Deprecated: use DHTStateFileFor with the --dht-bootstrap list, so private runs keep their
+// own file.
 func DHTStateFile(flag, role string) string {
+	return DHTStateFileFor(flag, role, PublicDHTRouters)
+}
+
+// DHTStateFileFor resolves the --dht-state value for a role ("seeder", "leecher") and the
+// --dht-bootstrap list: "auto" is a file in the user cache directory, or none when there is
+// no such directory. Runs joining the public routers share dht-<role>.json; any other list
+// (an empty one included) gets its own file, dht-<role>-<short hash of the list>.json, so a
+// run pointed at private bootstrap nodes never starts from public nodes saved by a public
+// run, which would send them the private stream's info-hash (spec 13.2), nor the reverse.
+// The list's order and repeats do not matter.
+func DHTStateFileFor(flag, role string, bootstrap []string) string {
 	if flag != "auto" {
 		return flag
 	}
@@ -35,5 +53,20 @@ func DHTStateFile(flag, role string) string {
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(dir, "livetorrent", "dht-"+role+".json")
+	name := "dht-" + role
+	if set := bootstrapSet(bootstrap); !slices.Equal(set, bootstrapSet(PublicDHTRouters)) {
+		sum := sha256.Sum256([]byte(strings.Join(set, "\n")))
+		name += "-" + hex.EncodeToString(sum[:4])
+	}
+	return filepath.Join(dir, "livetorrent", name+".json")
+}
+
+// bootstrapSet is a bootstrap list sorted, lower-cased and without repeats.
+func bootstrapSet(boot []string) []string {
+	var set []string
+	for _, b := range boot {
+		set = append(set, strings.ToLower(strings.TrimSpace(b)))
+	}
+	slices.Sort(set)
+	return slices.Compact(set)
 }

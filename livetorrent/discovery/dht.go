@@ -39,6 +39,8 @@ type DHTConfig struct {
 	OnReady func(addr net.Addr)
 	// StateFile, when set, keeps the node id and routing table across restarts: it is read
 	// at start (its nodes join the bootstrap list) and written every SaveEvery and at exit.
+	// It records the bootstrap list it was saved through; a run with another list ignores
+	// it (see claimState).
 	StateFile string
 	SaveEvery time.Duration // default 5 min
 
@@ -77,7 +79,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 		return errors.New("dht: an item to publish needs the key")
 	}
 	sc := dht.NewDefaultServerConfig()
-	stateFile, id, saved, release := claimState(cfg.StateFile, cfg.Logger)
+	stateFile, network, id, saved, release := claimState(cfg.StateFile, cfg.Bootstrap, cfg.Logger)
 	defer release()
 	cfg.StateFile = stateFile
 	if id != nil {
@@ -125,7 +127,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 		if cfg.StateFile == "" {
 			return
 		}
-		if err := saveDHTState(cfg.StateFile, s.ID(), s.Nodes()); err != nil {
+		if err := saveDHTState(cfg.StateFile, network, s.ID(), s.Nodes()); err != nil {
 			cfg.Logger.Warn("dht state not saved", "err", err)
 		}
 	}
@@ -151,10 +153,18 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 
 // claimState takes the state file for this process (creating its folder) and reads it: the
 // node id and the saved nodes' addresses. file is "" when no state is kept, because none was
-// asked for or another process holds it; release frees it.
-func claimState(path string, log *slog.Logger) (file string, id *krpc.ID, nodes []string, release func()) {
+// asked for or another process holds it; release frees it. network is what the state will
+// be saved under: the bootstrap list's (bootstrapNetwork), or with no bootstrap list, the
+// file's own.
+//
+// A file saved through other bootstrap nodes (or by a version that did not record them) is
+// not used: its nodes may be public ones, and an operator who named private bootstrap nodes
+// must not have the stream's info-hash sent to them (spec 13.2), nor the same node id seen
+// in both networks. Such a file is overwritten at the next save. A run with no bootstrap
+// list rejoins through whatever the file holds: the file is then its only configuration.
+func claimState(path string, bootstrap []string, log *slog.Logger) (file, network string, id *krpc.ID, nodes []string, release func()) {
 	if path == "" {
-		return "", nil, nil, func() {}
+		return "", "", nil, nil, func() {}
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		log.Warn("dht state directory", "err", err)
@@ -162,17 +172,25 @@ func claimState(path string, log *slog.Logger) (file string, id *krpc.ID, nodes 
 	release, ok := lockState(path)
 	if !ok {
 		log.Info("dht state file in use by another process; not keeping state", "file", path)
-		return "", nil, nil, func() {}
+		return "", "", nil, nil, func() {}
 	}
-	id, saved, err := loadDHTState(path)
+	id, saved, network, err := loadDHTState(path)
 	if err != nil {
 		log.Warn("dht state not loaded; starting afresh", "err", err)
+	}
+	if len(bootstrap) > 0 {
+		if want := bootstrapNetwork(bootstrap); network != want {
+			if len(saved) > 0 {
+				log.Info("dht state saved through other bootstrap nodes; not using it", "file", path)
+			}
+			id, saved, network = nil, nil, want
+		}
 	}
 	for _, ap := range saved {
 		nodes = append(nodes, ap.String())
 	}
 	log.Debug("dht state loaded", "nodes", len(nodes))
-	return path, id, nodes, release
+	return path, network, id, nodes, release
 }
 
 func resolve(hostports []string) ([]dht.Addr, error) {

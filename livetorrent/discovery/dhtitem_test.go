@@ -154,19 +154,19 @@ func TestDHTStateHostileFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "s.json")
 	os.WriteFile(p, []byte(`{"id":"zz","nodes":["127.0.0.1:0","0.0.0.0:5","224.0.0.1:9","nonsense","127.0.0.1:6881"]}`), 0o600)
-	id, nodes, err := loadDHTState(p)
+	id, nodes, _, err := loadDHTState(p)
 	if err != nil || id != nil || len(nodes) != 1 || nodes[0].String() != "127.0.0.1:6881" {
 		t.Fatalf("id %v nodes %v err %v", id, nodes, err)
 	}
 	os.WriteFile(p, []byte("{not json"), 0o600)
-	if _, _, err := loadDHTState(p); err == nil {
+	if _, _, _, err := loadDHTState(p); err == nil {
 		t.Fatal("damaged file loaded")
 	}
 	os.WriteFile(p, make([]byte, maxStateFile+1), 0o600)
-	if _, _, err := loadDHTState(p); err == nil {
+	if _, _, _, err := loadDHTState(p); err == nil {
 		t.Fatal("oversized file loaded")
 	}
-	if id, nodes, err := loadDHTState(filepath.Join(dir, "missing")); err != nil || id != nil || nodes != nil {
+	if id, nodes, _, err := loadDHTState(filepath.Join(dir, "missing")); err != nil || id != nil || nodes != nil {
 		t.Fatalf("missing file: %v %v %v", id, nodes, err)
 	}
 }

@@ -13,7 +13,7 @@ func FuzzDHTState(f *testing.F) {
 	f.Add([]byte(`{"id":"zz","nodes":["0.0.0.0:1","224.0.0.1:5","1.2.3.4:0","x"]}`))
 	f.Add([]byte(`{"nodes":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, nodes, err := parseDHTState(b)
+		_, nodes, _, err := parseDHTState(b)
 		if err != nil && nodes != nil {
 			t.Fatal("nodes returned with an error")
 		}
