@@ -130,7 +130,7 @@ func run(c *cli.Context, httpAddr string, media io.Writer, stderr io.Writer) err
 		Trackers: c.StringSlice("tracker"), Peers: c.StringSlice("peer"), NoPex: c.Bool("no-pex"),
 		Status: app.StatusOptions{Metrics: c.String("metrics"), Line: statusLine(c, stderr)},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),
-			StateFile: cliutil.DHTStateFile(c.String("dht-state"), "leecher")},
+			StateFile: cliutil.DHTStateFileFor(c.String("dht-state"), "leecher", c.StringSlice("dht-bootstrap"))},
 		OnReady: func(url string) { fmt.Fprintf(stderr, "playlist: %s\n", url) },
 	})
 	if err != nil {

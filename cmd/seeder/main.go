@@ -124,7 +124,7 @@ func runSeeder(c *cli.Context, stdout, stderr io.Writer) error {
 		Copies: c.Int("copies"), Limits: limits, Logger: log,
 		Status: app.StatusOptions{Metrics: c.String("metrics")},
 		DHT: app.DHTOptions{Enabled: c.Bool("dht"), Listen: c.String("dht-listen"), Bootstrap: c.StringSlice("dht-bootstrap"),
-			StateFile: cliutil.DHTStateFile(c.String("dht-state"), "seeder")},
+			StateFile: cliutil.DHTStateFileFor(c.String("dht-state"), "seeder", c.StringSlice("dht-bootstrap"))},
 	})
 	if err != nil {
 		return cliutil.ConfigError(err)

@@ -29,15 +29,6 @@ func DHTFlags(envPrefix string) []cli.Flag {
 	}
 }
 
-// DHTStateFile resolves the --dht-state value for a role ("seeder", "leecher") joining the
-// public routers.
-//
-// Deprecated: use DHTStateFileFor with the --dht-bootstrap list, so private runs keep their
-// own file.
-func DHTStateFile(flag, role string) string {
-	return DHTStateFileFor(flag, role, PublicDHTRouters)
-}
-
 // DHTStateFileFor resolves the --dht-state value for a role ("seeder", "leecher") and the
 // --dht-bootstrap list: "auto" is a file in the user cache directory, or none when there is
 // no such directory. Runs joining the public routers share dht-<role>.json; any other list
