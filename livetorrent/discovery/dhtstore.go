@@ -89,21 +89,7 @@ func (st *itemStore) Put(i *bep44.Item) error {
 // evictLocked makes room for one item: it drops every expired item, or else the one put the
 // longest ago.
 func (st *itemStore) evictLocked(now time.Time) {
-	var oldest bep44.Target
-	var oldestAt time.Time
-	dropped := false
-	for t, si := range st.foreign {
-		switch {
-		case now.Sub(si.at) >= itemExpiry:
-			delete(st.foreign, t)
-			dropped = true
-		case oldestAt.IsZero() || si.at.Before(oldestAt):
-			oldest, oldestAt = t, si.at
-		}
-	}
-	if !dropped {
-		delete(st.foreign, oldest)
-	}
+	evictStale(st.foreign, func(si storedItem) time.Time { return si.at }, now, itemExpiry)
 }
 
 func (st *itemStore) Get(t bep44.Target) (*bep44.Item, error) {
@@ -223,20 +209,26 @@ func (p *peerStore) AddPeer(ih peer_store.InfoHash, na krpc.NodeAddr) {
 // evictSwarmLocked makes room for one swarm: it drops every swarm with no announce within
 // peerExpiry, or else the one announced to the longest ago.
 func (p *peerStore) evictSwarmLocked(now time.Time) {
-	var oldest peer_store.InfoHash
+	evictStale(p.m, func(sw *peerSwarm) time.Time { return sw.last }, now, peerExpiry)
+}
+
+// evictStale drops every entry of m older than expiry (by its time at), or, when none is, the
+// oldest one.
+func evictStale[K comparable, V any](m map[K]V, at func(V) time.Time, now time.Time, expiry time.Duration) {
+	var oldest K
 	var oldestAt time.Time
 	dropped := false
-	for ih, sw := range p.m {
-		switch {
-		case now.Sub(sw.last) >= peerExpiry:
-			delete(p.m, ih)
+	for k, v := range m {
+		switch t := at(v); {
+		case now.Sub(t) >= expiry:
+			delete(m, k)
 			dropped = true
-		case oldestAt.IsZero() || sw.last.Before(oldestAt):
-			oldest, oldestAt = ih, sw.last
+		case oldestAt.IsZero() || t.Before(oldestAt):
+			oldest, oldestAt = k, t
 		}
 	}
-	if !dropped {
-		delete(p.m, oldest)
+	if !dropped && !oldestAt.IsZero() {
+		delete(m, oldest)
 	}
 }
 
