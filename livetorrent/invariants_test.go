@@ -10,6 +10,16 @@ func (s *Swarm) checkMirrors() error {
 	if err := s.checkWaiting(); err != nil {
 		return err
 	}
+	counted := 0
+	for _, p := range s.peers {
+		if p.stalledBytes < 0 || p.stalledBytes > p.inflight {
+			return fmt.Errorf("peer %d: %d stalled of %d in-flight bytes", p.h, p.stalledBytes, p.inflight)
+		}
+		counted += p.inflight - p.stalledBytes
+	}
+	if counted != s.upl.inflight {
+		return fmt.Errorf("upload budget holds %d bytes, the peers' counted in-flight bytes are %d", s.upl.inflight, counted)
+	}
 	if len(s.st.ends) != len(s.st.segs) {
 		return fmt.Errorf("%d segment ends for %d segments", len(s.st.ends), len(s.st.segs))
 	}

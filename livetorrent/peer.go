@@ -52,6 +52,10 @@ type peer struct {
 	// Requests it sent us, served in order within our upload credit.
 	queue    fifo
 	inflight int  // DATA bytes handed to the driver and not yet reported written
+	// Part of inflight no longer counted against the node's upload budget because the peer
+	// stopped taking our data (see checkWriteStalls), and when its writes last progressed.
+	stalledBytes int
+	writtenAt    time.Time
 	waiting  bool // in uploadState.waiting
 
 	// Measurements.
@@ -273,8 +277,8 @@ func (s *Swarm) dropPeer(p *peer) {
 		}
 	}
 	p.sent, p.nActive, p.outBytes = nil, 0, 0
-	s.upl.inflight -= p.inflight // the driver drops what it had queued for p
-	p.inflight = 0
+	s.upl.inflight -= p.inflight - p.stalledBytes // the driver drops what it had queued for p
+	p.inflight, p.stalledBytes = 0, 0
 	s.syncWaiter(p)
 	for _, sp := range p.have.spans {
 		s.markHeld(p, sp.first, sp.end, false)

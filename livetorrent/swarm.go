@@ -206,6 +206,7 @@ func (s *Swarm) housekeeping() {
 			s.updateRates(p)
 			s.expireRequests(p)
 		}
+		s.checkWriteStalls()
 		s.chokeTick()
 		s.windowTick()
 		s.pruneIdle()

@@ -34,10 +34,38 @@ func (s *Swarm) uploadBudget() int {
 func (s *Swarm) onWritten(p *peer, n int) {
 	n = min(n, p.inflight)
 	p.inflight -= n
-	s.upl.inflight -= n
+	p.writtenAt = s.now
+	uncounted := min(n, p.stalledBytes) // already taken out of the budget
+	p.stalledBytes -= uncounted
+	s.upl.inflight -= n - uncounted
 	s.upl.written += n
 	s.syncWaiter(p)
 	s.pumpAll()
+}
+
+// uploadStallAfter is how long a peer's handed-out blocks may go without any write
+// progress before they stop holding the node's upload budget. The budget is about 100 ms of
+// uplink: a peer that stops reading its socket (and so never lets our blocks out) would
+// otherwise hold it for good, and every other peer would get nothing until the driver's
+// write timeout (30 s) closed the connection.
+const uploadStallAfter = 2 * time.Second
+
+// checkWriteStalls (each slow tick) takes the blocks of peers whose writes made no progress
+// for uploadStallAfter out of the upload budget, and chokes those peers until they drain.
+func (s *Swarm) checkWriteStalls() {
+	released := false
+	for _, p := range s.peers {
+		if p.inflight <= p.stalledBytes || s.now.Sub(p.writtenAt) < uploadStallAfter {
+			continue
+		}
+		s.upl.inflight -= p.inflight - p.stalledBytes
+		p.stalledBytes = p.inflight
+		s.choke(p)
+		released = true
+	}
+	if released {
+		s.pumpAll()
+	}
 }
 
 // waiter is a peer with queued requests and copies of what choosing whom to serve next
@@ -199,6 +227,9 @@ func (s *Swarm) serveOne(p *peer) {
 	end := off + uint64(r.Length)
 	s.send(p, protocol.Data{Piece: r.Piece, Offset: r.Offset, Block: s.st.uploadBlock(g, off, end)})
 	n := int(r.Length)
+	if p.inflight == 0 {
+		p.writtenAt = s.now // the stall clock starts with its first block out
+	}
 	p.inflight += n
 	s.upl.inflight += n
 	if p.bytesUp == 0 {
@@ -226,7 +257,7 @@ func (s *Swarm) choke(p *peer) {
 }
 
 func (s *Swarm) unchoke(p *peer) {
-	if !p.amChoking {
+	if !p.amChoking || p.stalledBytes > 0 { // not while it leaves our blocks unwritten
 		return
 	}
 	p.amChoking = false

@@ -325,3 +325,56 @@ func TestEvictionRejectsQueuedRequests(t *testing.T) {
 		t.Fatalf("%d requests still queued", q)
 	}
 }
+
+// TestStalledWriterReleasesTheUploadBudget: a peer that stops taking our data (its blocks are
+// never reported written) holds the node's upload budget for uploadStallAfter at most; then
+// it is choked and another peer is served. Before, it held the budget until the driver's
+// write timeout closed it, and nobody else got a block.
+func TestStalledWriterReleasesTheUploadBudget(t *testing.T) {
+	h := newHarness(t, Config{UnchokeSlots: 8})
+	h.up(1)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	seg := h.segment(100, 1000, 64*32768)
+	h.recv(1, protocol.RecordMsg{Raw: seg.raw})
+	h.ownAll(seg)
+	h.up(2)
+	h.up(3)
+	h.ctl(2, Interested)
+	h.ctl(3, Interested)
+	blocks := func(p PeerHandle, acts []Action) int {
+		n := 0
+		for _, a := range acts {
+			if _, ok := a.Msg.(protocol.Data); ok && a.Peer == p {
+				n++
+			}
+		}
+		return n
+	}
+	req := func(piece uint64) protocol.Request {
+		return protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Length: protocol.BlockSize}}
+	}
+	for k := range uint64(4) {
+		h.recv(2, req(1000+k)) // never reported written
+	}
+	// Peer 3 asks while the budget is held: nothing yet.
+	got := 0
+	for k := range uint64(4) {
+		got += blocks(3, h.recv(3, req(1010+k)))
+	}
+	var choked bool
+	for range 3 {
+		acts := h.advance(time.Second)
+		got += blocks(3, acts)
+		for _, a := range acts {
+			choked = choked || (a.Kind == ActControl && a.Peer == 2 && a.Control == Choke)
+		}
+	}
+	if got == 0 || !choked {
+		t.Fatalf("3 s after peer 2 stopped taking data: %d blocks for peer 3, peer 2 choked %v", got, choked)
+	}
+	// Peer 2 drains after all: its bytes leave the (already released) accounting once.
+	h.do(Written{Peer: 2, Bytes: 4 * protocol.BlockSize})
+	if p := h.sw.peerFor(2); p.inflight != 0 || p.stalledBytes != 0 {
+		t.Fatalf("peer 2 after draining: %d in flight, %d stalled", p.inflight, p.stalledBytes)
+	}
+}
