@@ -102,3 +102,52 @@ func (s *Swarm) noteExpiry(until time.Time) {
 		ps.expiries = slices.Insert(ps.expiries, i, t)
 	}
 }
+
+// otherAskable reports whether a peer other than q holds piece i of g and can be expected to
+// deliver it: it unchokes us and answers our requests. Only then does a rationing peer (the
+// seeder) leave the piece to others: counting every peer that announced it let one that
+// announced everything and never served (or kept us choked) keep every viewer from asking
+// the seeder until pieces were urgent, and the swarm fell back on the origin.
+func (s *Swarm) otherAskable(g *segment, i int, q *peer) bool {
+	w := s.holdWords
+	for k, x := range g.held[i*w : (i+1)*w] {
+		if k >= len(s.askable) {
+			return false
+		}
+		x &= s.askable[k]
+		if k == q.slot>>6 {
+			x &^= 1 << (q.slot & 63)
+		}
+		if x != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// snubAfter is how long a request may wait for its answer before its peer stops counting
+// as one that answers (otherAskable). Answers come within a second or so; the request
+// timeout (10 s) is far too late for a live piece.
+const snubAfter = 3 * time.Second
+
+// checkSnubbed (each slow tick) notes whether p's oldest outstanding request is older than
+// snubAfter.
+func (s *Swarm) checkSnubbed(p *peer) {
+	p.snubbed = false
+	for k := range p.sent {
+		if !p.sent[k].cancelled {
+			p.snubbed = s.now.Sub(p.sent[k].at) > snubAfter
+			break
+		}
+	}
+	s.setAskable(p)
+}
+
+// setAskable files p in s.askable.
+func (s *Swarm) setAskable(p *peer) {
+	if !p.gone && !p.peerChoking && !p.snubbed {
+		s.askable.set(p.slot)
+	} else {
+		s.askable.clear(p.slot)
+	}
+}

@@ -10,6 +10,11 @@ func (s *Swarm) checkMirrors() error {
 	if err := s.checkWaiting(); err != nil {
 		return err
 	}
+	for _, p := range s.peers {
+		if want := !p.peerChoking && !p.snubbed; s.askable.has(p.slot) != want {
+			return fmt.Errorf("peer %d: askable bit %v, want %v", p.h, !want, want)
+		}
+	}
 	counted := 0
 	for _, p := range s.peers {
 		if p.stalledBytes < 0 || p.stalledBytes > p.inflight {

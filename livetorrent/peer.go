@@ -71,6 +71,7 @@ type peer struct {
 	bytesUp     int64
 	unrequested int
 	strikes     int
+	snubbed     bool // a request to it waits longer than snubAfter (see checkSnubbed)
 
 	records bucket
 	haves   bucket
@@ -299,6 +300,7 @@ func (s *Swarm) dropPeer(p *peer) {
 	for _, g := range s.st.segs {
 		g.knownBy.clear(p.slot)
 	}
+	s.askable.clear(p.slot)
 	s.slots = append(s.slots, p.slot)
 	if !p.amChoking {
 		s.up.freed = true
@@ -313,6 +315,7 @@ func (s *Swarm) onControl(p *peer, c Control) {
 			return
 		}
 		p.peerChoking = true
+		s.setAskable(p)
 		// A peer that chokes us rejects what it had queued; the blocks go to other peers now
 		// and a block still racing in is accepted.
 		for i := range p.sent {
@@ -324,6 +327,7 @@ func (s *Swarm) onControl(p *peer, c Control) {
 	case Unchoke:
 		if p.peerChoking {
 			p.peerChoking = false
+			s.setAskable(p)
 			s.wantFill(p)
 		}
 	case Interested:

@@ -281,8 +281,8 @@ func (s *Swarm) assignPiece(g *segment, i int, cs []*peer, urgent, onlyFull bool
 				(pc != nil && (pc.avoids(q.h) || bs.requestedFrom(q))) {
 				continue
 			}
-			if !urgent && g.avail(i, s.holdWords) > 1 && s.rationing(q) {
-				continue // others hold it: do not queue for a refusal
+			if !urgent && s.rationing(q) && s.otherAskable(g, i, q) {
+				continue // others will deliver it: do not queue for a refusal
 			}
 			if at := s.expectedAt(q, blen); best < 0 || at.Before(bestAt) {
 				best, bestAt = k, at

@@ -202,3 +202,40 @@ func TestBackoffKeepsNewestRefusals(t *testing.T) {
 		t.Errorf("second refusal backs off until %v, want %v", until.Sub(now), 2*base)
 	}
 }
+
+// TestSilentAnnouncerDoesNotKeepUsFromTheSeeder: a peer that announced a piece but keeps us
+// choked (or leaves our requests unanswered) is not one the seeder can leave the piece to.
+// Before, any other announcer made a viewer skip the seeder for every piece until it was
+// urgent: one such peer sent the review's swarm to the origin (19x the bitrate).
+func TestSilentAnnouncerDoesNotKeepUsFromTheSeeder(t *testing.T) {
+	h := newHarness(t, Config{TargetLatency: 30 * time.Second, DisableOrigin: true})
+	h.do(PeerUp{Peer: 1, Addr: "10.0.0.1:6881", Seeder: true,
+		Ext: protocol.ExtHandshake{LiveID: 1, Version: 1, Reqq: 256, DescriptorSeq: 1}})
+	h.up(2)
+	h.recv(1, protocol.DescriptorMsg{Raw: h.descRaw})
+	var segs []testSeg
+	for k := range uint64(3) {
+		seg := h.segment(100+k, 1000+10*k, 70_000)
+		segs = append(segs, seg)
+		h.recv(1, protocol.RecordMsg{Raw: seg.raw})
+	}
+	h.recv(1, protocol.Window{First: 1000, End: segs[2].rec.EndPiece()})
+	if !h.sw.Stats().TunedIn {
+		t.Fatal("not tuned in")
+	}
+	// Peer 2 announces every piece and never unchokes us; the seeder does.
+	h.recv(2, protocol.Have{First: 1000, Count: 30})
+	for _, seg := range segs {
+		h.recv(1, protocol.Have{First: seg.rec.FirstPiece, Count: uint32(len(seg.rec.Hashes))})
+	}
+	h.ctl(1, Unchoke)
+	asked := 0
+	for range 3 {
+		asked += len(h.requests()[1])
+		h.advance(100 * time.Millisecond)
+	}
+	asked += len(h.requests()[1])
+	if asked == 0 {
+		t.Fatalf("nothing asked of the seeder while the only other holder keeps us choked")
+	}
+}

@@ -20,6 +20,9 @@ type Swarm struct {
 
 	st       store
 	peers    []*peer // connection order; iteration order must be deterministic
+	// askable has the slots of the peers we can expect a piece from: they unchoke us and
+	// answer our requests (see otherAskable).
+	askable  peerSet
 	byHandle map[PeerHandle]*peer
 	// recent caches byHandle by the handle's low bits: most events are for one of a few
 	// dozen connected peers, and a map lookup per event showed in profiles.
@@ -205,6 +208,7 @@ func (s *Swarm) housekeeping() {
 		for _, p := range s.peers {
 			s.updateRates(p)
 			s.expireRequests(p)
+			s.checkSnubbed(p)
 		}
 		s.checkWriteStalls()
 		s.chokeTick()
