@@ -51,12 +51,12 @@ type peer struct {
 
 	// Requests it sent us, served in order within our upload credit.
 	queue    fifo
-	inflight int  // DATA bytes handed to the driver and not yet reported written
+	inflight int // DATA bytes handed to the driver and not yet reported written
 	// Part of inflight no longer counted against the node's upload budget because the peer
 	// stopped taking our data (see checkWriteStalls), and when its writes last progressed.
 	stalledBytes int
 	writtenAt    time.Time
-	waiting  bool // in uploadState.waiting
+	waiting      bool // in uploadState.waiting
 
 	// Measurements.
 	recvRate    float64 // bytes/s it delivers to us, averaged over time (EWMA): tit-for-tat

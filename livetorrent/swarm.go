@@ -18,8 +18,8 @@ type Swarm struct {
 	ps      uint32            // piece size, fixed by the first descriptor
 	pointer DescriptorPointer // the newest descriptor known from outside the swarm
 
-	st       store
-	peers    []*peer // connection order; iteration order must be deterministic
+	st    store
+	peers []*peer // connection order; iteration order must be deterministic
 	// askable has the slots of the peers we can expect a piece from: they unchoke us and
 	// answer our requests (see otherAskable).
 	askable  peerSet
