@@ -73,8 +73,9 @@ type peer struct {
 	strikes     int
 	snubbed     bool // a request to it waits longer than snubAfter (see checkSnubbed)
 
-	records bucket
-	haves   bucket
+	records  bucket
+	haves    bucket
+	controls bucket
 
 	// Publisher.
 	spread     float64        // credit for pieces it re-uploaded
@@ -196,6 +197,7 @@ func (s *Swarm) onPeerUp(e PeerUp) {
 	ns := s.now.UnixNano()
 	p.records = newBucket(s.cfg.RecordRate, 256, ns)
 	p.haves = newBucket(s.cfg.HaveRate, 1024, ns)
+	p.controls = newBucket(controlRate, controlBurst, ns)
 	if n := len(s.slots); n > 0 {
 		p.slot = s.slots[n-1]
 		s.slots = s.slots[:n-1]
@@ -308,7 +310,19 @@ func (s *Swarm) dropPeer(p *peer) {
 	s.refill()
 }
 
+// A peer changes its choke and interest state a few times a minute. Each change can start a
+// request round (an UNCHOKE brings up to a pipeline of REQUESTs, a CHOKE cancels them all),
+// so a flood of them costs far more than its bytes (spec 10.3).
+const (
+	controlRate  = 16 // CHOKE, UNCHOKE, INTERESTED and NOT_INTERESTED per second
+	controlBurst = 64
+)
+
 func (s *Swarm) onControl(p *peer, c Control) {
+	if !p.controls.take(s.now.UnixNano()) {
+		s.closePeer(p, false, ErrFlood, "more than %d choke and interest messages/s", controlRate)
+		return
+	}
 	switch c {
 	case Choke:
 		if p.peerChoking {

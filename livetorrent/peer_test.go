@@ -419,3 +419,35 @@ func TestOlderRecordBelowAdvertisedWindow(t *testing.T) {
 		t.Fatalf("after WINDOW: accepted %d, window first %d; want 2 and 1010", st.RecordsAccepted, st.WindowFirst)
 	}
 }
+
+// TestControlFloodCloses: CHOKE/UNCHOKE in a loop (each UNCHOKE brings a pipeline of
+// REQUESTs, each CHOKE cancels them) is a flood once past the burst: the peer is closed,
+// not banned. A normal pace is not.
+func TestControlFloodCloses(t *testing.T) {
+	h, _ := viewerWithSegments(t, Config{TargetLatency: 6 * time.Second}, 2, 2, 70_000)
+	h.recv(1, protocol.Have{First: 1000, Count: 15})
+	closedAt := 0
+	for k := 1; k <= 80 && closedAt == 0; k++ { // above the burst of 64, in no time
+		c := Unchoke
+		if k%2 == 0 {
+			c = Choke
+		}
+		h.ctl(1, c)
+		if a, ok := h.closed(1); ok {
+			if a.Ban || !errors.Is(a.Err, ErrFlood) {
+				t.Fatalf("closed with %v", a)
+			}
+			closedAt = k
+		}
+	}
+	if closedAt != 65 {
+		t.Fatalf("closed at control message %d, want 65 (the burst is 64)", closedAt)
+	}
+	for range 60 { // one a second is fine
+		h.advance(time.Second)
+		h.ctl(2, Interested)
+		if _, ok := h.closed(2); ok {
+			t.Fatal("a paced peer was closed")
+		}
+	}
+}
