@@ -2,6 +2,7 @@ package livetorrent
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,6 +95,9 @@ func TestPublisherExtraCopiesWaitForBacklog(t *testing.T) {
 		h.up(p)
 		h.ctl(p, Interested)
 	}
+	// Published before anyone connected, the pieces were announced to nobody: once public,
+	// any relaying peer may take a first copy (spec 15.2).
+	h.advance(3 * time.Second)
 	h.sw.st.find(1000).pub[0].allowance = 2 // widened: one extra copy of piece 1000 allowed
 	block := func(piece uint64, b int) protocol.BlockRef {
 		return protocol.BlockRef{Piece: piece, Offset: uint32(b * protocol.BlockSize), Length: protocol.BlockSize}
@@ -151,6 +155,9 @@ func publisherWithLeaf(t *testing.T) *harness {
 			Ext: protocol.ExtHandshake{LiveID: 1, Version: 1, Reqq: 256, DescriptorSeq: 1, UploadHint: hint}})
 		h.ctl(p, Interested)
 	}
+	// Published before anyone connected, the pieces were announced to nobody: once public,
+	// any relaying peer may take a first copy (spec 15.2).
+	h.advance(3 * time.Second)
 	return h
 }
 
@@ -218,5 +225,39 @@ func TestPublisherLeafCopyLeavesFirstCopy(t *testing.T) {
 	}
 	if req(pubRelay2); !refused(pubRelay2) || pp.copies != 2 {
 		t.Fatalf("second relay not refused: copies %d; %v", pp.copies, h.sent())
+	}
+}
+
+// TestPublisherFirstCopyOnlyToAnnounced: a peer asking for a fresh piece it was not
+// announced (polling the next piece numbers) gets no copy while the piece is neither public
+// nor widened; the peer it was announced to gets the first copy. A poller once took every
+// first copy and relayed nothing (a simulated swarm: origin 22x the bitrate, 3x now).
+func TestPublisherFirstCopyOnlyToAnnounced(t *testing.T) {
+	h := newHarness(t, Config{Role: RolePublisher, PublisherCopies: 1})
+	for p := PeerHandle(1); p <= 2; p++ {
+		h.do(PeerUp{Peer: p, Addr: fmt.Sprintf("10.0.0.%d:6881", p),
+			Ext: protocol.ExtHandshake{LiveID: 1, Version: 1, Reqq: 256, DescriptorSeq: 1, UploadHint: 1_000_000}})
+		h.ctl(p, Interested)
+	}
+	seg := h.segment(100, 1000, 8*32768)
+	h.publish(seg, true)
+	g := h.sw.st.find(1000)
+	piece, poller, told := uint64(0), PeerHandle(0), PeerHandle(0)
+	for i := range g.pub {
+		for _, p := range []PeerHandle{1, 2} {
+			if other := 3 - p; slices.Contains(g.pub[i].told, p) && !slices.Contains(g.pub[i].told, other) {
+				piece, told, poller = g.piece(i), p, other
+			}
+		}
+	}
+	if told == 0 {
+		t.Fatal("no piece announced to one relay and not the other")
+	}
+	req := protocol.Request{BlockRef: protocol.BlockRef{Piece: piece, Length: protocol.BlockSize}}
+	h.recv(poller, req)
+	h.expectReject(poller, protocol.RejectUnspecified)
+	pp := &g.pub[g.index(piece)]
+	if h.recv(told, req); pp.relays != 1 || !slices.Contains(pp.to, told) {
+		t.Fatalf("the announced peer did not get the first copy: %v", h.sent())
 	}
 }

@@ -21,6 +21,7 @@ type pubPiece struct {
 	queued    bool         // in pubState.demanded
 	checked   bool         // holders is a baseline from an earlier check
 	to        []PeerHandle // peers we uploaded it to (at most maxPubTo tracked)
+	told      []PeerHandle // peers we announced it to privately (pubAnnounceNew)
 }
 
 const maxPubTo = 8
@@ -188,6 +189,10 @@ func (s *Swarm) pubAnnounceNew(g *segment) {
 				s.sendRecord(p, g)
 				s.send(p, protocol.Have{First: first, Count: uint32(end - first)})
 			}
+			for piece := first; piece < end; piece++ {
+				pp := &g.pub[g.index(piece)]
+				pp.told = append(pp.told, p.h)
+			}
 		}
 	}
 	s.pub.rr += chunks
@@ -222,8 +227,16 @@ func (s *Swarm) pubAllow(p *peer, g *segment, i int) bool {
 	// 10,000-viewer flash crowd four pieces of one segment went that way and thousands of
 	// viewers fetched them from the origin.
 	leaf := isLeaf(p, s.streamRate())
-	first := pp.relays < int32(s.cfg.PublisherCopies) && !leaf
-	extra := pp.copies < pp.allowance || (p.pubRejects[piece] >= 2 && g.avail(i, s.holdWords) < few)
+	// First copies go to the peers the piece was announced to, or to any relaying peer once
+	// it is public (spec 15.2). Granted to whoever asked first, a peer polling the next
+	// piece numbers took them all and relayed nothing, and, counted as a holder, kept the
+	// piece from being widened: a simulated swarm fell back on the origin (22x the bitrate).
+	eligible := slices.Contains(pp.told, p.h) || piece < s.publicEnd()
+	first := pp.relays < int32(s.cfg.PublisherCopies) && !leaf && eligible
+	// Within the allowance the same rule holds until the piece is widened: the allowance
+	// starts at PublisherCopies, and a poller would otherwise take it as an extra copy.
+	extra := pp.copies < pp.allowance && (eligible || pp.allowance > int32(s.cfg.PublisherCopies)) ||
+		p.pubRejects[piece] >= 2 && g.avail(i, s.holdWords) < few
 	if first || (extra && !s.pubBacklogged()) {
 		pp.copies++
 		if !leaf {
