@@ -92,7 +92,7 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 	}
 	sc.Conn = conn
 	sc.StartingNodes = func() ([]dht.Addr, error) { return resolve(boot) }
-	sc.PeerStore = &peerStore{}
+	sc.PeerStore = newPeerStore()
 	sc.Store, sc.Exp = newItemStore(cfg.Stream), itemExpiry
 	// The library's default limiter is shared by every server in the process.
 	sc.SendLimiter = rate.NewLimiter(100, 200)

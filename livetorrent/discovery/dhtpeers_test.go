@@ -64,7 +64,7 @@ func hasPeer(p *peerStore, ih peer_store.InfoHash, ip string, port int) bool {
 // most maxPortsPerIP ports in a swarm (its newest), and a new swarm is stored when the
 // store is full of junk swarms (the oldest goes), so our own announce is never dropped.
 func TestPeerStoreCaps(t *testing.T) {
-	p := &peerStore{}
+	p := newPeerStore()
 	ih := peer_store.InfoHash{1}
 	for i := range 300 {
 		addPeer(p, ih, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}).String(), 6881)

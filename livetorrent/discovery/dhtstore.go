@@ -11,6 +11,7 @@ import (
 	peer_store "github.com/anacrolix/dht/v2/peer-store"
 	"github.com/anacrolix/torrent/bencode"
 
+	"github.com/livetorrent/livetorrent/internal/stale"
 	"github.com/livetorrent/livetorrent/protocol"
 )
 
@@ -89,7 +90,7 @@ func (st *itemStore) Put(i *bep44.Item) error {
 // evictLocked makes room for one item: it drops every expired item, or else the one put the
 // longest ago.
 func (st *itemStore) evictLocked(now time.Time) {
-	evictStale(st.foreign, func(si storedItem) time.Time { return si.at }, now, itemExpiry)
+	stale.Evict(st.foreign, func(si storedItem) time.Time { return si.at }, now, itemExpiry)
 }
 
 func (st *itemStore) Get(t bep44.Target) (*bep44.Item, error) {
@@ -137,22 +138,17 @@ const (
 
 // peerStore keeps announced peers by swarm, address and port, each with its last announce.
 type peerStore struct {
-	now func() time.Time // nil: time.Now (tests set a clock)
+	now func() time.Time // the clock (tests set their own)
 
 	mu sync.Mutex
 	m  map[peer_store.InfoHash]*peerSwarm
 }
 
+func newPeerStore() *peerStore { return &peerStore{now: time.Now} }
+
 type peerSwarm struct {
 	peers map[netip.AddrPort]time.Time // last announce
 	last  time.Time                    // newest announce in the swarm
-}
-
-func (p *peerStore) clock() time.Time {
-	if p.now != nil {
-		return p.now()
-	}
-	return time.Now()
 }
 
 func (p *peerStore) AddPeer(ih peer_store.InfoHash, na krpc.NodeAddr) {
@@ -164,7 +160,7 @@ func (p *peerStore) AddPeer(ih peer_store.InfoHash, na krpc.NodeAddr) {
 	if !protocol.UsableAddr(ap) {
 		return
 	}
-	now := p.clock()
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m == nil {
@@ -209,33 +205,13 @@ func (p *peerStore) AddPeer(ih peer_store.InfoHash, na krpc.NodeAddr) {
 // evictSwarmLocked makes room for one swarm: it drops every swarm with no announce within
 // peerExpiry, or else the one announced to the longest ago.
 func (p *peerStore) evictSwarmLocked(now time.Time) {
-	evictStale(p.m, func(sw *peerSwarm) time.Time { return sw.last }, now, peerExpiry)
-}
-
-// evictStale drops every entry of m older than expiry (by its time at), or, when none is, the
-// oldest one.
-func evictStale[K comparable, V any](m map[K]V, at func(V) time.Time, now time.Time, expiry time.Duration) {
-	var oldest K
-	var oldestAt time.Time
-	dropped := false
-	for k, v := range m {
-		switch t := at(v); {
-		case now.Sub(t) >= expiry:
-			delete(m, k)
-			dropped = true
-		case oldestAt.IsZero() || t.Before(oldestAt):
-			oldest, oldestAt = k, t
-		}
-	}
-	if !dropped && !oldestAt.IsZero() {
-		delete(m, oldest)
-	}
+	stale.Evict(p.m, func(sw *peerSwarm) time.Time { return sw.last }, now, peerExpiry)
 }
 
 // GetPeers returns at most maxPeersPerReply live peers of the swarm, a random choice when it
 // has more, so every peer gets handed out; it forgets the expired ones.
 func (p *peerStore) GetPeers(ih peer_store.InfoHash) []krpc.NodeAddr {
-	now := p.clock()
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	sw := p.m[ih]

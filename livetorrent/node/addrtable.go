@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/livetorrent/livetorrent/internal/stale"
 	"github.com/livetorrent/livetorrent/protocol"
 )
 
@@ -58,20 +59,6 @@ const (
 	fromLink                        // the link or the configuration: pinned
 )
 
-// tableGroup is the group an address counts in for the table: an IPv4 address or an IPv6
-// /64, loopback included; ok false for host names.
-func tableGroup(addr string) (netip.Prefix, bool) {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
-		return netip.Prefix{}, false
-	}
-	ip := ap.Addr().Unmap()
-	if ip.Is4() {
-		return netip.PrefixFrom(ip, 32), true
-	}
-	return netip.PrefixFrom(ip, 64).Masked(), true
-}
-
 // add starts keeping addr connected from the next poll. Pinned addresses (the link's
 // peers) are dialled whatever the peer count; others only while the node is below its
 // target, and only if the table policy above makes room for them.
@@ -94,10 +81,15 @@ func (d *dialer) add(addr string, src addrSource, now time.Time) {
 		return
 	}
 	st := &dialState{backoff: minBackoff, pinned: pinned, source: src}
-	st.group, st.grouped = tableGroup(addr)
+	// The group an address counts in for the table: its hostPrefix, loopback included; none
+	// for host names.
+	ap, err := netip.ParseAddrPort(addr)
+	if st.grouped = err == nil; st.grouped {
+		st.group = hostPrefix(ap.Addr())
+	}
 	if !pinned {
 		// The cap applies where MaxPeersPerIP does: not to loopback, unless tests ask.
-		_, capped := d.ipGroup(addr)
+		capped := st.grouped && (!ap.Addr().Unmap().IsLoopback() || d.n.limitLoopback)
 		if capped && d.groups[st.group] >= maxAddrsPerGroup && !d.evict(st, true, now) {
 			return
 		}
@@ -122,18 +114,7 @@ func (d *dialer) forget(addr string) {
 // per address forgotten, and forgetting takes failed dials, which are paced.
 func (d *dialer) remember(addr string, now time.Time) {
 	if _, ok := d.forgotten[addr]; !ok && len(d.forgotten) >= maxForgotten {
-		oldest := ""
-		for a, t := range d.forgotten {
-			switch {
-			case now.Sub(t) >= forgetFor:
-				delete(d.forgotten, a)
-			case oldest == "" || t.Before(d.forgotten[oldest]):
-				oldest = a
-			}
-		}
-		if len(d.forgotten) >= maxForgotten {
-			delete(d.forgotten, oldest)
-		}
+		stale.Evict(d.forgotten, func(t time.Time) time.Time { return t }, now, forgetFor)
 	}
 	d.forgotten[addr] = now
 }

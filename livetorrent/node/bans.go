@@ -4,6 +4,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/livetorrent/livetorrent/internal/stale"
 )
 
 // bans remembers the IP addresses of peers that sent bad data. The accept goroutine reads
@@ -65,19 +67,7 @@ func (b *bans) add(key string, now time.Time) {
 // pass over the table only happens while it is full, and each ban cost the banned side a
 // connection and a handshake.
 func (b *bans) evict(now time.Time) {
-	var oldest string
-	var first time.Time
-	for k, t := range b.until {
-		switch {
-		case !now.Before(t):
-			delete(b.until, k)
-		case oldest == "" || t.Before(first):
-			oldest, first = k, t
-		}
-	}
-	if len(b.until) >= b.max {
-		delete(b.until, oldest)
-	}
+	stale.Evict(b.until, func(until time.Time) time.Time { return until }, now, 0)
 }
 
 func (b *bans) banned(key string, now time.Time) bool {

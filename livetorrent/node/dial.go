@@ -26,7 +26,7 @@ type dialer struct {
 	ctx    context.Context
 	wg     *sync.WaitGroup
 	addrs  map[string]*dialState // the address table: see addrtable.go
-	groups map[netip.Prefix]int  // unpinned entries per tableGroup
+	groups map[netip.Prefix]int  // unpinned entries per hostPrefix
 	// forgotten holds when each recently forgotten address was dropped (addrtable.go).
 	forgotten map[string]time.Time
 	// pexDials paces the dials of addresses only peer exchange vouches for (see poll).
@@ -43,7 +43,7 @@ type dialState struct {
 	// For the table's eviction policy (addrtable.go).
 	source    addrSource
 	connected bool         // a dial to it once completed the handshakes
-	group     netip.Prefix // its tableGroup, if grouped (an IP literal)
+	group     netip.Prefix // its hostPrefix, if grouped (an IP literal)
 	grouped   bool
 }
 

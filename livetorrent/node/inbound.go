@@ -58,10 +58,16 @@ func (n *Node) groupOf(ip netip.Addr) (netip.Prefix, bool) {
 	if !ip.IsValid() || (ip.IsLoopback() && !n.limitLoopback) {
 		return netip.Prefix{}, false
 	}
-	if ip.Is4() {
-		return netip.PrefixFrom(ip, 32), true
+	return hostPrefix(ip), true
+}
+
+// hostPrefix is what one host usually has of ip's address space: the IPv4 address, or the
+// IPv6 /64.
+func hostPrefix(ip netip.Addr) netip.Prefix {
+	if ip = ip.Unmap(); ip.Is4() {
+		return netip.PrefixFrom(ip, 32)
 	}
-	return netip.PrefixFrom(ip, 64).Masked(), true
+	return netip.PrefixFrom(ip, 64).Masked()
 }
 
 // peersByIPGroup counts the established connections in each ipGroup; it runs on the loop.
