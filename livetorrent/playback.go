@@ -1,6 +1,7 @@
 package livetorrent
 
 import (
+	"math"
 	"time"
 
 	"github.com/livetorrent/livetorrent/protocol"
@@ -468,58 +469,42 @@ func (s *Swarm) skipMissing() {
 	// Without a record numbered past the next segment (at the live edge, while the next
 	// record is awaited) there is nothing to skip to: the walk below would find none.
 	for pl.tuned && !pl.ended && pl.maxSeq > pl.next && pl.bySeq[pl.next] == nil {
+		// later is the first such record in piece order (its arrival starts the wait), end
+		// the lowest media sequence any of them has.
 		var later *segment
+		end := uint64(math.MaxUint64)
 		for _, g := range s.st.segs {
 			if pl.ours(g) && g.isMedia() && g.rec.MediaSeq > pl.next {
-				later = g
-				break
+				if later == nil {
+					later = g
+				}
+				end = min(end, g.rec.MediaSeq)
 			}
 		}
 		if later == nil || s.now.Sub(later.arrival) < s.missingWait() {
 			return
 		}
-		// Every number up to the later record is missing: skip them in one action. A
-		// publisher's numbering can jump by any amount; one skip per number would be work
-		// (and output) in proportion to the jump.
-		end := s.nextRecorded(later.rec.MediaSeq)
-		s.skip(pl.next, nil, "record never arrived")
-		if end > pl.next {
-			s.extendSkip(end - pl.next)
-		}
+		// Every number up to end is missing: skip them in one action. A publisher's
+		// numbering can jump by any amount; one skip per number would be work (and output)
+		// in proportion to the jump.
+		s.skipRun(pl.next, end-pl.next, nil, "record never arrived")
 	}
 }
 
-// nextRecorded is the lowest media sequence above the next one to play, up to limit, that
-// one of our records holds (limit when none does).
-func (s *Swarm) nextRecorded(limit uint64) uint64 {
-	pl := &s.play
-	n := limit
-	for _, g := range s.st.segs {
-		if pl.ours(g) && g.isMedia() && g.rec.MediaSeq > pl.next && g.rec.MediaSeq < n {
-			n = g.rec.MediaSeq
-		}
-	}
-	return n
-}
+func (s *Swarm) skip(seq uint64, g *segment, reason string) { s.skipRun(seq, 1, g, reason) }
 
-// extendSkip makes the skip just emitted cover n more segments.
-func (s *Swarm) extendSkip(n uint64) {
-	d := s.out[len(s.out)-1].Delivery
-	d.Count += n
-	s.stats.SegmentsSkipped += int64(n)
-	s.play.next += n
-}
-
-func (s *Swarm) skip(seq uint64, g *segment, reason string) {
-	d := &Delivery{MediaSeq: seq, Reason: reason, Count: 1}
+// skipRun skips n consecutive segments from seq (g: the first one's, if it has a record) in
+// one action.
+func (s *Swarm) skipRun(seq, n uint64, g *segment, reason string) {
+	d := &Delivery{MediaSeq: seq, Reason: reason, Count: n}
 	if g != nil {
 		d.Record = &g.rec
 		g.delivered = true
 		s.play.unwant(s, g) // its requests are no longer needed
 	}
-	s.stats.SegmentsSkipped++
+	s.stats.SegmentsSkipped += int64(n)
 	s.out = append(s.out, Action{Kind: ActSkip, Delivery: d})
-	s.play.next = seq + 1
+	s.play.next = seq + n
 	s.play.recheck = true
 }
 

@@ -161,7 +161,7 @@ func (in *Ingest) loadMedia(ctx context.Context) (*mediaPlaylist, [sha256.Size]b
 			return nil, sum, fmt.Errorf("%s: expected a master playlist, got a media playlist", display(in.src))
 		default:
 			in.mediaURL = in.src
-			return in.gotMedia(media, body, final), sha256.Sum256(body), nil
+			return in.gotMedia(media, final), sha256.Sum256(body), nil
 		}
 	}
 	media, master, body, final, err := in.loadPlaylist(ctx, in.mediaURL)
@@ -171,7 +171,7 @@ func (in *Ingest) loadMedia(ctx context.Context) (*mediaPlaylist, [sha256.Size]b
 	if master != nil {
 		return nil, sum, fmt.Errorf("%s: expected a media playlist, got a master playlist", display(in.mediaURL))
 	}
-	return in.gotMedia(media, body, final), sha256.Sum256(body), nil
+	return in.gotMedia(media, final), sha256.Sum256(body), nil
 }
 
 // loadPlaylist fetches and parses the playlist at u: exactly one of media and master is
@@ -208,18 +208,17 @@ func (in *Ingest) chooseVariant(master *m3u8.MasterPlaylist, final *url.URL, aga
 	if err != nil {
 		return fmt.Errorf("%s: variant %d: %w", display(in.src), v.index, err)
 	}
+	old, oldURL := in.variant, in.mediaURL
+	in.mediaURL, in.variant = mu, &v
 	if again {
-		old := in.variant
 		in.log.Info("master playlist read again after failed loads of the variant", "variant", v.index, "of", v.count,
-			"playlist", display(mu), "changed", mu.String() != in.mediaURL.String())
+			"playlist", display(mu), "changed", mu.String() != oldURL.String())
 		if old.bandwidth != v.bandwidth || old.width != v.width || old.height != v.height || old.codecs != v.codecs {
 			in.log.Warn("the variant chosen now differs from the published rendition; following it anyway",
 				"bandwidth", v.bandwidth, "resolution", fmt.Sprintf("%dx%d", v.width, v.height), "codecs", v.codecs)
 		}
-		in.mediaURL, in.variant = mu, &v
 		return nil
 	}
-	in.mediaURL, in.variant = mu, &v
 	in.log.Info("master playlist: chose a variant", "variant", v.index, "of", v.count,
 		"bandwidth", v.bandwidth, "resolution", fmt.Sprintf("%dx%d", v.width, v.height),
 		"codecs", v.codecs, "playlist", display(mu))
@@ -230,7 +229,7 @@ func (in *Ingest) chooseVariant(master *m3u8.MasterPlaylist, final *url.URL, aga
 }
 
 // gotMedia notes what a loaded media playlist means for later fetches.
-func (in *Ingest) gotMedia(media *mediaPlaylist, body []byte, final *url.URL) *mediaPlaylist {
+func (in *Ingest) gotMedia(media *mediaPlaylist, final *url.URL) *mediaPlaylist {
 	in.base = final
 	if media.encrypted {
 		in.warnOnce("encrypted", "the playlist uses EXT-X-KEY encryption; segments are published as they are and viewers need the keys from the origin")
