@@ -46,10 +46,10 @@ type DHTOptions struct {
 	StateFile string // routing table kept here across restarts; empty = not kept
 }
 
-// runDHT looks the swarm up in the DHT, announcing the node's port, and feeds the peers to
-// its dialer until ctx ends. items carries the stream and the item role: the seeder sets
+// runDHT looks the swarm up in the DHT through conn (from bind), announcing the node's port,
+// and feeds the peers to its dialer until ctx ends. items carries the stream and the item role: the seeder sets
 // Item and Key to publish, a viewer sets OnItem to resolve.
-func runDHT(ctx context.Context, n *node.Node, o DHTOptions, items discovery.DHTConfig, log *slog.Logger) {
+func runDHT(ctx context.Context, n *node.Node, o DHTOptions, conn net.PacketConn, items discovery.DHTConfig, log *slog.Logger) {
 	if !o.Enabled {
 		return
 	}
@@ -58,7 +58,7 @@ func runDHT(ctx context.Context, n *node.Node, o DHTOptions, items discovery.DHT
 		port = uint16(a.Port)
 	}
 	cfg := items
-	cfg.Listen, cfg.Bootstrap, cfg.StateFile = o.Listen, o.Bootstrap, o.StateFile
+	cfg.Listen, cfg.Conn, cfg.Bootstrap, cfg.StateFile = o.Listen, conn, o.Bootstrap, o.StateFile
 	cfg.InfoHash, cfg.Port, cfg.Every, cfg.Logger = items.Stream.InfoHash(), port, o.Every, log
 	cfg.OnPeers = func(peers []netip.AddrPort) {
 		addrs := make([]string, len(peers))
@@ -89,16 +89,17 @@ func checkLinkAddrs(peers, trackers []string) error {
 	return nil
 }
 
-// check refuses a DHT address that cannot be bound (a bad port, a busy one, another host's
-// address) before the node starts: the DHT binds its socket only once it runs, and a
-// failure then would leave a viewer of a key-only link running with no way to find peers.
-func (o DHTOptions) check() error {
+// bind binds the DHT's socket when the DHT is enabled (nil otherwise), at construction: an
+// address that cannot be bound (a bad port, a busy one, another host's) is then refused
+// before the node starts, instead of leaving a viewer of a key-only link running with no
+// way to find peers, and Run uses the socket without binding again.
+func (o DHTOptions) bind() (net.PacketConn, error) {
 	if !o.Enabled {
-		return nil
+		return nil, nil
 	}
 	pc, err := net.ListenPacket("udp4", o.Listen)
 	if err != nil {
-		return fmt.Errorf("dht listen: %w", err)
+		return nil, fmt.Errorf("dht listen: %w", err)
 	}
-	return pc.Close()
+	return pc, nil
 }

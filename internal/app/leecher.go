@@ -75,7 +75,8 @@ type Leecher struct {
 	Node    *node.Node
 	Out     *leecher.Output
 	http    net.Listener
-	metrics net.Listener // the metrics listener it opened itself (nil: none, or the caller's)
+	metrics net.Listener   // the metrics listener it opened itself (nil: none, or the caller's)
+	dht     net.PacketConn // the DHT socket, bound at construction (nil: DHT off)
 	started time.Time
 }
 
@@ -112,9 +113,6 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	seeders := slices.Clone(link.Peers)
 	link.Trackers = append(link.Trackers, cfg.Trackers...)
 	link.Peers = append(link.Peers, cfg.Peers...)
-	if err := cfg.DHT.check(); err != nil {
-		return nil, err
-	}
 	if len(link.Peers) == 0 && len(link.Trackers) == 0 && !cfg.DHT.Enabled {
 		return nil, errors.New("link: no peers (x.pe) or trackers (tr) to join through, and the DHT is off")
 	}
@@ -127,9 +125,12 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 	}
 	defer func() {
 		if err != nil { // a later step failed: release the ports bound so far
-			releaseBound(l.Node, l.metrics)
+			releaseBound(l.Node, l.metrics, l.dht)
 		}
 	}()
+	if l.dht, err = cfg.DHT.bind(); err != nil {
+		return nil, err
+	}
 	l.Out = leecher.NewOutput(leecher.Config{AllowOrigin: cfg.AllowOrigin, Logger: cfg.Logger})
 	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RoleViewer, Stream: link.Stream,
@@ -154,7 +155,7 @@ func NewLeecher(cfg LeecherConfig) (_ *Leecher, err error) {
 // Close releases the ports of a leecher that will not be run: its peer port, its HTTP
 // output's and a metrics port it opened (a listener passed in StatusOptions stays open).
 // Run releases them itself when it ends.
-func (l *Leecher) Close() error { return releaseBound(l.Node, l.http, l.metrics) }
+func (l *Leecher) Close() error { return releaseBound(l.Node, l.http, l.metrics, l.dht) }
 
 // StatusAddr is the address of the metrics and status server, or nil.
 func (l *Leecher) StatusAddr() net.Addr { return listenerAddr(l.cfg.Status.Listener) }
@@ -197,7 +198,7 @@ func (l *Leecher) Run(ctx context.Context) error {
 		return nil
 	})
 	goRun(func() error {
-		runDHT(ctx, l.Node, l.cfg.DHT, discovery.DHTConfig{Stream: l.link.Stream, OnItem: func(it protocol.DHTItem) {
+		runDHT(ctx, l.Node, l.cfg.DHT, l.dht, discovery.DHTConfig{Stream: l.link.Stream, OnItem: func(it protocol.DHTItem) {
 			l.Node.Post(ctx, livetorrent.DescriptorPointer{Seq: it.DescriptorSeq, Hash: it.DescriptorHash})
 		}}, l.log)
 		return nil

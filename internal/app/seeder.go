@@ -53,7 +53,8 @@ type Seeder struct {
 	Ingest  *seeder.Ingest
 	pub     *nodePublisher
 	link    protocol.Link
-	metrics net.Listener // the metrics listener it opened itself (nil: none, or the caller's)
+	metrics net.Listener   // the metrics listener it opened itself (nil: none, or the caller's)
+	dht     net.PacketConn // the DHT socket, bound at construction (nil: DHT off)
 	started time.Time
 }
 
@@ -81,9 +82,6 @@ func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	if err := checkLinkAddrs(cfg.Advertise, cfg.Trackers); err != nil {
 		return nil, err
 	}
-	if err := cfg.DHT.check(); err != nil {
-		return nil, err
-	}
 	stream := protocol.StreamOf(cfg.Key, cfg.Salt)
 	s := &Seeder{cfg: cfg, log: cfg.Logger, started: time.Now()}
 	if s.cfg.Status, s.metrics, err = bindStatus(cfg.Status); err != nil {
@@ -91,9 +89,12 @@ func NewSeeder(cfg SeederConfig) (_ *Seeder, err error) {
 	}
 	defer func() {
 		if err != nil { // a later step failed: release the ports bound so far
-			releaseBound(s.Node, s.metrics)
+			releaseBound(s.Node, s.metrics, s.dht)
 		}
 	}()
+	if s.dht, err = cfg.DHT.bind(); err != nil {
+		return nil, err
+	}
 	nc := node.Config{
 		Swarm: livetorrent.Config{Role: livetorrent.RolePublisher, Stream: stream,
 			PublisherCopies: cfg.Copies, UploadHint: uint64(max(cfg.UploadRate, 0))},
@@ -135,7 +136,7 @@ func advertised(a net.Addr) string {
 // Close releases the ports of a seeder that will not be run: its peer port and a metrics
 // port it opened (a listener passed in StatusOptions stays open). Run releases them itself
 // when it ends.
-func (s *Seeder) Close() error { return releaseBound(s.Node, s.metrics) }
+func (s *Seeder) Close() error { return releaseBound(s.Node, s.metrics, s.dht) }
 
 // StatusAddr is the address of the metrics and status server, or nil.
 func (s *Seeder) StatusAddr() net.Addr { return listenerAddr(s.cfg.Status.Listener) }
@@ -163,7 +164,7 @@ func (s *Seeder) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		runDHT(ctx, s.Node, s.cfg.DHT, discovery.DHTConfig{Stream: s.link.Stream, Key: s.cfg.Key, Item: s.pub.Item}, s.log)
+		runDHT(ctx, s.Node, s.cfg.DHT, s.dht, discovery.DHTConfig{Stream: s.link.Stream, Key: s.cfg.Key, Item: s.pub.Item}, s.log)
 	}()
 	err := s.Ingest.Run(ctx)
 	switch {

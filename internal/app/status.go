@@ -95,14 +95,14 @@ func bindStatus(o StatusOptions) (_ StatusOptions, owned net.Listener, _ error) 
 // releaseBound closes what a seeder or leecher bound, for one that will not run (its
 // construction failed, or Close): the node's peer listener (n may be nil) and the
 // listeners in owned (nil entries are skipped).
-func releaseBound(n *node.Node, owned ...net.Listener) error {
+func releaseBound(n *node.Node, owned ...io.Closer) error {
 	var errs []error
 	if n != nil {
 		errs = append(errs, n.Close())
 	}
-	for _, ln := range owned {
-		if ln != nil {
-			errs = append(errs, ln.Close())
+	for _, c := range owned {
+		if c != nil {
+			errs = append(errs, c.Close())
 		}
 	}
 	return errors.Join(errs...)

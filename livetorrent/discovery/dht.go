@@ -26,6 +26,9 @@ import (
 type DHTConfig struct {
 	// Listen is the UDP address of the DHT node, e.g. "0.0.0.0:6881" or "127.0.0.1:0".
 	Listen string
+	// Conn, when set, is the node's socket, already bound (Listen is then unused); RunDHT
+	// closes it.
+	Conn net.PacketConn
 	// Bootstrap lists host:port of nodes to join through. There is deliberately no default:
 	// the commands pass the public routers, tests pass their own loopback nodes.
 	Bootstrap []string
@@ -76,6 +79,9 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 		cfg.SaveEvery = 5 * time.Minute
 	}
 	if cfg.Item != nil && cfg.Key == nil {
+		if cfg.Conn != nil {
+			cfg.Conn.Close()
+		}
 		return errors.New("dht: an item to publish needs the key")
 	}
 	sc := dht.NewDefaultServerConfig()
@@ -86,9 +92,12 @@ func RunDHT(ctx context.Context, cfg DHTConfig) error {
 		sc.NodeId = *id
 	}
 	boot := append(slices.Clone(cfg.Bootstrap), saved...)
-	conn, err := net.ListenPacket("udp4", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("dht listen: %w", err)
+	conn := cfg.Conn
+	if conn == nil {
+		var err error
+		if conn, err = net.ListenPacket("udp4", cfg.Listen); err != nil {
+			return fmt.Errorf("dht listen: %w", err)
+		}
 	}
 	sc.Conn = conn
 	sc.StartingNodes = func() ([]dht.Addr, error) { return resolve(boot) }
